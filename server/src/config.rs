@@ -1,0 +1,108 @@
+//! The server's configuration: one struct, set by flags, `SNIPBOX_*`
+//! environment variables, or the defaults shown here (and in the README).
+//! Per-sandbox limits live in `sandboxes/` instead.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "snipbox",
+    version,
+    about = "Runs code snippets from documentation in locked-down Docker containers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Serve the API, the widget and the pages (the default).
+    Serve,
+    /// Check that everything a run needs works; exit 0 when it does.
+    Check,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "SNIPBOX_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// Folder of sandbox definitions.
+    #[arg(
+        long,
+        env = "SNIPBOX_SANDBOXES",
+        default_value = "./sandboxes",
+        global = true
+    )]
+    pub sandboxes: PathBuf,
+    /// Folder of static files (pages, built widget).
+    #[arg(
+        long = "static",
+        env = "SNIPBOX_STATIC",
+        default_value = "./static",
+        global = true
+    )]
+    pub static_dir: PathBuf,
+    /// Name of this server on the engine: its containers carry it as a
+    /// label, and start-up removes leftovers with the same name.
+    #[arg(
+        long,
+        env = "SNIPBOX_INSTANCE",
+        default_value = "snipbox",
+        global = true
+    )]
+    pub instance: String,
+    /// Runs at once (default: 2 × CPU cores).
+    #[arg(long, env = "SNIPBOX_MAX_RUNS", global = true)]
+    pub max_runs: Option<usize>,
+    /// Requests waiting for a run slot before 429 is answered.
+    #[arg(long, env = "SNIPBOX_MAX_QUEUE", default_value_t = 32, global = true)]
+    pub max_queue: usize,
+    /// Largest request body in bytes.
+    #[arg(long, env = "SNIPBOX_MAX_BODY", default_value_t = 512 * 1024, global = true)]
+    pub max_body: usize,
+    /// Most files in one request.
+    #[arg(long, env = "SNIPBOX_MAX_FILES", default_value_t = 64, global = true)]
+    pub max_files: usize,
+    /// Largest file in bytes, after decoding a data URL.
+    #[arg(long, env = "SNIPBOX_MAX_FILE_BYTES", default_value_t = 512 * 1024, global = true)]
+    pub max_file_bytes: usize,
+    /// Warm containers per sandbox, overriding every sandbox's `pool`.
+    #[arg(long, env = "SNIPBOX_POOL", global = true)]
+    pub pool: Option<usize>,
+    /// Origins allowed by CORS, comma-separated; `*` allows any.
+    #[arg(
+        long,
+        env = "SNIPBOX_CORS_ORIGINS",
+        default_value = "*",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+    /// On SIGTERM, how long runs in flight may take to finish, in ms.
+    #[arg(
+        long,
+        env = "SNIPBOX_SHUTDOWN_GRACE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub shutdown_grace_ms: u64,
+}
+
+impl Config {
+    pub fn max_runs(&self) -> usize {
+        self.max_runs
+            .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}

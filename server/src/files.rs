@@ -1,0 +1,231 @@
+//! The files of a request: names checked, `data:` URLs decoded, sizes held
+//! to the configured limits.
+
+use std::collections::BTreeMap;
+
+/// Why a request's files were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilesError {
+    #[error("invalid file name {name:?}: {why}")]
+    BadName { name: String, why: &'static str },
+    #[error("file {name:?} is not a valid data URL: {why}")]
+    BadDataUrl { name: String, why: String },
+    #[error("the files name {0} twice (once as \"\")")]
+    Duplicate(String),
+    #[error("empty code: the entry file {0} is missing or empty")]
+    EmptyCode(String),
+    #[error("too many files: {count}, at most {max}")]
+    TooMany { count: usize, max: usize },
+    #[error("file {name:?} is {len} bytes, at most {max}")]
+    TooLarge {
+        name: String,
+        len: usize,
+        max: usize,
+    },
+}
+
+/// Limits on the files of one request.
+#[derive(Debug, Clone, Copy)]
+pub struct FileLimits {
+    pub max_files: usize,
+    pub max_file_bytes: usize,
+}
+
+/// Checks that `name` is a plain relative path: no absolute path, no `..`
+/// or `.` segment, no empty segment, no NUL or backslash, of sane length.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("empty");
+    }
+    if name.len() > 255 {
+        return Err("longer than 255 bytes");
+    }
+    if name.contains('\0') {
+        return Err("contains NUL");
+    }
+    if name.contains('\\') {
+        return Err("contains a backslash");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("contains a control character");
+    }
+    if name.starts_with('/') {
+        return Err("absolute path");
+    }
+    let segments: Vec<&str> = name.split('/').collect();
+    if segments.len() > 8 {
+        return Err("nested more than 8 levels");
+    }
+    for seg in segments {
+        match seg {
+            "" => return Err("empty path segment"),
+            "." | ".." => return Err("`.` or `..` segment"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Turns the request's file map into `(name, bytes)` pairs, the entry file
+/// first, under `entry` for the `""` key.
+pub fn prepare(
+    files: &BTreeMap<String, String>,
+    entry: &str,
+    limits: FileLimits,
+) -> Result<Vec<(String, Vec<u8>)>, FilesError> {
+    if files.len() > limits.max_files {
+        return Err(FilesError::TooMany {
+            count: files.len(),
+            max: limits.max_files,
+        });
+    }
+    if files.contains_key("") && files.contains_key(entry) {
+        return Err(FilesError::Duplicate(entry.into()));
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for (name, value) in files {
+        let name = if name.is_empty() { entry } else { name };
+        check_name(name).map_err(|why| FilesError::BadName {
+            name: name.into(),
+            why,
+        })?;
+        let bytes = decode(name, value)?;
+        if bytes.len() > limits.max_file_bytes {
+            return Err(FilesError::TooLarge {
+                name: name.into(),
+                len: bytes.len(),
+                max: limits.max_file_bytes,
+            });
+        }
+        out.push((name.to_owned(), bytes));
+    }
+    let at = out.iter().position(|(n, _)| n == entry);
+    match at {
+        Some(i) if !out[i].1.iter().all(u8::is_ascii_whitespace) => {
+            out.swap(0, i);
+            Ok(out)
+        }
+        _ => Err(FilesError::EmptyCode(entry.into())),
+    }
+}
+
+/// A value starting with `data:` is an RFC 2397 data URL; anything else is
+/// the file's text.
+fn decode(name: &str, value: &str) -> Result<Vec<u8>, FilesError> {
+    if !value.starts_with("data:") {
+        return Ok(value.as_bytes().to_vec());
+    }
+    let bad = |why: String| FilesError::BadDataUrl {
+        name: name.into(),
+        why,
+    };
+    let url = data_url::DataUrl::process(value).map_err(|e| bad(format!("{e:?}")))?;
+    let (body, _) = url.decode_to_vec().map_err(|e| bad(format!("{e:?}")))?;
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: FileLimits = FileLimits {
+        max_files: 4,
+        max_file_bytes: 16,
+    };
+
+    fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn path_traversal_names_are_rejected() {
+        for name in [
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\0b",
+            "a\\b",
+            "a\nb",
+            "a/",
+        ] {
+            assert!(check_name(name).is_err(), "{name:?} was accepted");
+        }
+        for name in [
+            "main.py",
+            "data/input.csv",
+            "a-b_c.d",
+            "ünïcode.txt",
+            "..a",
+            "a..",
+        ] {
+            assert_eq!(check_name(name), Ok(()), "{name:?} was refused");
+        }
+    }
+
+    #[test]
+    fn the_entry_comes_first_under_its_name() {
+        let got = prepare(
+            &files(&[("a.txt", "x"), ("", "print(1)")]),
+            "main.py",
+            LIMITS,
+        )
+        .unwrap();
+        assert_eq!(got[0], ("main.py".into(), b"print(1)".to_vec()));
+        assert_eq!(got[1], ("a.txt".into(), b"x".to_vec()));
+    }
+
+    #[test]
+    fn data_urls_are_decoded() {
+        let got = prepare(
+            &files(&[
+                ("", "x"),
+                ("b.bin", "data:application/octet-stream;base64,AP8="),
+                ("t", "data:,a%20b"),
+            ]),
+            "m",
+            LIMITS,
+        )
+        .unwrap();
+        assert_eq!(got[1].1, vec![0x00, 0xff]);
+        assert_eq!(got[2].1, b"a b".to_vec());
+        let err =
+            prepare(&files(&[("", "x"), ("b", "data:;base64,%%%")]), "m", LIMITS).unwrap_err();
+        assert!(matches!(err, FilesError::BadDataUrl { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn empty_code_and_duplicates_are_refused() {
+        assert!(matches!(
+            prepare(&files(&[("", " \n")]), "m", LIMITS),
+            Err(FilesError::EmptyCode(_))
+        ));
+        assert!(matches!(
+            prepare(&files(&[("x", "1")]), "m", LIMITS),
+            Err(FilesError::EmptyCode(_))
+        ));
+        assert!(matches!(
+            prepare(&files(&[("", "1"), ("m", "2")]), "m", LIMITS),
+            Err(FilesError::Duplicate(_))
+        ));
+    }
+
+    #[test]
+    fn counts_and_sizes_are_limited() {
+        let many = files(&[("", "1"), ("a", ""), ("b", ""), ("c", ""), ("d", "")]);
+        assert!(matches!(
+            prepare(&many, "m", LIMITS),
+            Err(FilesError::TooMany { .. })
+        ));
+        let big = files(&[("", "12345678901234567")]);
+        assert!(matches!(
+            prepare(&big, "m", LIMITS),
+            Err(FilesError::TooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,145 @@
+//! snipbox: runs code snippets from documentation in fresh, locked-down
+//! Docker containers, behind a codapi-compatible HTTP API.
+//!
+//! Layers, from the outside in: [`api`] (HTTP) → [`exec`] (one run) →
+//! [`pool`] and [`engine`] (containers, through bollard). [`sandbox`] loads
+//! the sandbox definitions, [`files`] checks a request's files, [`limits`]
+//! bounds concurrency, [`metrics`] counts.
+
+pub mod api;
+pub mod config;
+pub mod engine;
+pub mod exec;
+pub mod files;
+pub mod limits;
+pub mod metrics;
+pub mod pool;
+pub mod sandbox;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::exec::Executor;
+use crate::files::FileLimits;
+use crate::limits::Admission;
+use crate::metrics::Metrics;
+use crate::sandbox::Catalog;
+
+/// Serves until `shutdown` resolves, then lets runs in flight finish within
+/// the grace period and removes every container of this instance.
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut catalog = Catalog::load(&config.sandboxes)?;
+    if let Some(size) = config.pool {
+        catalog.set_pool(size);
+    }
+    let engine = Arc::new(Engine::new(&config.instance)?);
+    match engine.sweep().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed containers left by an earlier run"),
+        Err(e) => {
+            tracing::warn!(error = %e, "the Docker engine does not answer yet; runs fail with 503 until it does")
+        }
+    }
+    let metrics = Arc::new(Metrics::new());
+    let admission = Admission::new(config.max_runs(), config.max_queue, metrics.clone());
+    let file_limits = FileLimits {
+        max_files: config.max_files,
+        max_file_bytes: config.max_file_bytes,
+    };
+    let exec = Arc::new(Executor::new(
+        catalog,
+        engine,
+        admission,
+        metrics.clone(),
+        file_limits,
+    ));
+    let app = api::app(
+        api::AppState {
+            exec: exec.clone(),
+            metrics,
+        },
+        &config,
+    );
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let graceful = stop.clone().cancelled_owned();
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(graceful)
+            .await
+    });
+    tokio::select! {
+        () = shutdown => {}
+        result = &mut server => {
+            exec.shutdown().await;
+            return Ok(result??);
+        }
+    }
+    tracing::info!(
+        grace_ms = config.shutdown_grace_ms,
+        "shutting down: letting runs in flight finish"
+    );
+    stop.cancel();
+    if tokio::time::timeout(Duration::from_millis(config.shutdown_grace_ms), &mut server)
+        .await
+        .is_err()
+    {
+        tracing::warn!("runs still in flight after the grace period: cancelling them");
+        server.abort();
+        let _ = server.await;
+    }
+    exec.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Checks what a run needs and reports each finding; `Ok(true)` when all is well.
+pub async fn check(config: &Config) -> anyhow::Result<bool> {
+    let catalog = Catalog::load(&config.sandboxes)?;
+    println!(
+        "ok: {} sandboxes in {}",
+        catalog.iter().count(),
+        config.sandboxes.display()
+    );
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } == 0 {
+        println!(
+            "warning: running as root: a flaw in the server would be a flaw with root on this host"
+        );
+    }
+    let engine = Engine::new(&config.instance)?;
+    if let Err(e) = engine.ping().await {
+        println!("error: {e}");
+        return Ok(false);
+    }
+    println!("ok: Docker engine at {} answers", engine.address());
+    let mut all = true;
+    for sandbox in catalog.iter() {
+        let image = sandbox.image();
+        match engine.has_image(&image).await {
+            Ok(true) => println!("ok: image {image}"),
+            Ok(false) => {
+                println!("error: sandbox image {image} is missing: run `make images`");
+                all = false;
+            }
+            Err(e) => {
+                println!("error: {e}");
+                all = false;
+            }
+        }
+    }
+    Ok(all)
+}
