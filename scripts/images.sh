@@ -15,7 +15,6 @@ for base in $(sed -n 's/^FROM[[:space:]]\+\([^[:space:]]*\).*/\1/p' sandboxes/*/
 done
 
 target=x86_64-unknown-linux-musl
-rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 cargo build --quiet --release -p snipbox-agent --target "$target"
 
 # docker build, quiet unless it fails.

@@ -9,7 +9,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -135,19 +135,44 @@ impl Step<'_> {
         let Some((program, args)) = self.argv.split_first() else {
             return Err(io::Error::other("a step has no program"));
         };
+        // Every thread is started before the program: once it runs, a fork
+        // bomb may take every pid the container has, and a failed thread
+        // spawn would bring the agent down.
+        let (tx, rx) = mpsc::channel();
+        let (out_r, out_w) = io::pipe()?;
+        let (err_r, err_w) = io::pipe()?;
+        forward(0, out_r, tx.clone());
+        forward(1, err_r, tx.clone());
+        let stdin = match self.stdin {
+            Some(bytes) => {
+                let (in_r, mut in_w) = io::pipe()?;
+                let bytes = bytes.to_vec();
+                // A program that never reads its stdin must not block us.
+                thread::spawn(move || {
+                    let _ = in_w.write_all(&bytes);
+                });
+                Stdio::from(in_r)
+            }
+            None => Stdio::null(),
+        };
+        let (child_tx, child_rx) = mpsc::channel::<Child>();
+        thread::spawn(move || {
+            if let Ok(mut child) = child_rx.recv() {
+                let _ = tx.send(Event::Exited(child.wait()));
+            }
+        });
+
+        // The Command holds our copies of the pipes' write ends: it must be
+        // dropped right after the spawn, or the readers never see EOF.
         let spawned = Command::new(program)
             .args(args)
             .current_dir(self.workdir)
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdin(stdin)
+            .stdout(out_w)
+            .stderr(err_w)
             .process_group(0)
             .spawn();
-        let mut child = match spawned {
+        let child = match spawned {
             Ok(child) => child,
             Err(e) => {
                 // Reported like a shell would: the reader sees why, exit 127.
@@ -160,23 +185,8 @@ impl Step<'_> {
                 });
             }
         };
-
-        let (tx, rx) = mpsc::channel();
-        if let (Some(bytes), Some(mut pipe)) = (self.stdin, child.stdin.take()) {
-            let bytes = bytes.to_vec();
-            // A program that never reads its stdin must not block us.
-            thread::spawn(move || {
-                let _ = pipe.write_all(&bytes);
-            });
-        }
-        let stdout = child.stdout.take().expect("piped");
-        let stderr = child.stderr.take().expect("piped");
-        forward(0, stdout, tx.clone());
-        forward(1, stderr, tx.clone());
         let pid = child.id() as libc::pid_t;
-        thread::spawn(move || {
-            let _ = tx.send(Event::Exited(child.wait()));
-        });
+        child_tx.send(child).expect("the waiter thread is running");
 
         let mut open = 2;
         let mut status = None;

@@ -1,1 +1,241 @@
+//! A harness for end-to-end tests: starts the real `snipbox` binary against
+//! the real Docker engine, talks to it over loopback HTTP, and inspects the
+//! engine with the `docker` CLI.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use snipbox_wire::api::{ExecRequest, ExecResponse};
+
+/// The repository's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_owned()
+}
+
+/// The server binary: `SNIPBOX_BIN`, or the workspace's debug build.
+pub fn server_binary() -> PathBuf {
+    let path = std::env::var_os("SNIPBOX_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root().join("target"));
+            target.join("debug/snipbox")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p snipbox` first (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// A running `snipbox` process with its own instance name, so that its
+/// containers can be told apart from other tests' servers.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub instance: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts a server with extra `SNIPBOX_*` settings and waits until it answers.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let instance = format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let log = std::env::temp_dir().join(format!("snipbox-{instance}.log"));
+        let mut cmd = Command::new(server_binary());
+        cmd.current_dir(root())
+            .env("SNIPBOX_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SNIPBOX_INSTANCE", &instance)
+            .env("SNIPBOX_SANDBOXES", root().join("sandboxes"))
+            .env("SNIPBOX_STATIC", root().join("static"))
+            .env("RUST_LOG", "info,snipbox=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        // If the test process dies, the server gets SIGTERM and cleans up.
+        // SAFETY: prctl is async-signal-safe and only sets a flag of the child.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("the server starts");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            instance,
+            log,
+        };
+        server.wait_until_up();
+        server
+    }
+
+    fn wait_until_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not start; its log:\n{}", self.log());
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Resident memory of the server process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("server alive");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn stop(mut self, within: Duration) -> ExitStatus {
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {within:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// IDs of the containers this server owns now.
+    pub fn containers(&self) -> Vec<String> {
+        containers(&format!("snipbox.instance={}", self.instance))
+    }
+
+    /// Posts `req` to `/v1/exec`.
+    pub async fn exec(&self, req: &ExecRequest) -> ExecResponse {
+        let resp = client()
+            .post(self.url("/v1/exec"))
+            .json(req)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        let body = resp.text().await.expect("body");
+        assert!(status.is_success(), "status {status}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// One server shared by the tests that need no settings of their own. It
+/// is started from a thread that never ends, because the parent-death
+/// signal follows the thread that spawned the child.
+pub fn shared() -> &'static Server {
+    static SHARED: OnceLock<&'static Server> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let server: &'static Server = Box::leak(Box::new(Server::start(&[])));
+            tx.send(server).expect("the test waits");
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().expect("the shared server starts")
+    })
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// A request for `sandbox` with `code` as its entry file.
+pub fn request(sandbox: &str, code: &str) -> ExecRequest {
+    ExecRequest {
+        sandbox: sandbox.into(),
+        files: [(String::new(), code.to_string())].into_iter().collect(),
+        ..ExecRequest::default()
+    }
+}
+
+/// The run token: the last part of a run id, also its containers' label.
+pub fn token(id: &str) -> &str {
+    id.rsplit('_').next().expect("an id")
+}
+
+/// IDs of containers with the given label filter (`key=value`).
+pub fn containers(label: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label={label}")])
+        .output()
+        .expect("the docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker ps failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits up to `within` for `check` to hold; false if it never did.
+pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether the run's container is gone, waiting a little for the removal
+/// that happens off the response path.
+pub fn run_container_gone(id: &str) -> bool {
+    let label = format!("snipbox.run={}", token(id));
+    eventually(Duration::from_secs(10), || containers(&label).is_empty())
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}

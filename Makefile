@@ -1,0 +1,34 @@
+# The README's two commands are `make run` and `make test`; both install
+# what is missing first.
+
+CARGO ?= cargo
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: run test images prereqs lint check-leftovers
+
+run: images
+	$(CARGO) build --release -p snipbox
+	./target/release/snipbox --listen $(LISTEN)
+
+test: images
+	$(CARGO) build -p snipbox
+	$(CARGO) test --workspace
+	$(MAKE) --no-print-directory check-leftovers
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+images: prereqs
+	scripts/images.sh
+
+prereqs:
+	scripts/prereqs.sh
+
+# No container labelled snipbox may outlive the test suite.
+check-leftovers:
+	@for i in $$(seq 1 20); do \
+	  [ -z "$$(docker ps -aq --filter label=snipbox)" ] && { echo "no snipbox container left"; exit 0; }; \
+	  sleep 0.5; \
+	done; \
+	echo "containers left behind:"; docker ps -a --filter label=snipbox; exit 1

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what snipbox needs and is missing, saying what it does first:
+# a Docker engine (Debian's docker.io, started in the background when none
+# answers) and the Rust targets. Safe to run again: it skips what is there.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "cannot install $*: this is not a Debian-like system; install it by hand" >&2
+    exit 1
+  fi
+  echo "installing $* with apt-get"
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
+    as_root apt-get update -qq
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+docker_answers() { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }
+
+if ! docker_answers; then
+  if ! command -v dockerd >/dev/null 2>&1; then
+    echo "no Docker engine answers and none is installed"
+    apt_install docker.io
+  fi
+  if ! docker_answers; then
+    echo "starting the Docker engine (dockerd) in the background; its log is /var/log/snipbox-dockerd.log"
+    as_root sh -c 'nohup dockerd >/var/log/snipbox-dockerd.log 2>&1 &'
+    for _ in $(seq 1 60); do
+      docker_answers && break
+      sleep 1
+    done
+    docker_answers || { echo "the Docker engine did not start; see /var/log/snipbox-dockerd.log" >&2; exit 1; }
+  fi
+fi
+
+# Sandbox images are bootstrapped with debootstrap where no registry answers.
+command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+
+# The agent inside every sandbox is a static (musl) binary.
+target=x86_64-unknown-linux-musl
+rustup target list --installed | grep -qx "$target" || { echo "adding the Rust target $target"; rustup target add "$target"; }

@@ -1,0 +1,181 @@
+//! Programs that attack the sandbox, named after the attack.
+
+use std::time::{Duration, Instant};
+
+use snipbox_tests::{request, run_container_gone, shared};
+
+#[tokio::test]
+async fn infinite_loop_times_out() {
+    let started = Instant::now();
+    let r = shared().exec(&request("python", "while True: pass")).await;
+    let took = started.elapsed();
+    // python's timeout is the default, 5 s.
+    assert!(took < Duration::from_secs(6), "answered after {took:?}");
+    assert!(took >= Duration::from_secs(5), "answered after {took:?}");
+    assert!(r.timed_out && !r.ok, "{r:?}");
+    assert!(
+        r.stderr.ends_with("code execution timeout"),
+        "{:?}",
+        r.stderr
+    );
+    assert!(run_container_gone(&r.id));
+}
+
+#[tokio::test]
+async fn output_flood_is_truncated_and_server_memory_stays_flat() {
+    let server = shared();
+    let flood = request(
+        "python",
+        "import sys\nwhile True: sys.stdout.write('x' * 65536)",
+    );
+    // Warm up allocator arenas before measuring.
+    let first = server.exec(&flood).await;
+    let before = server.rss_kib();
+    for _ in 0..5 {
+        let r = server.exec(&flood).await;
+        assert!(r.truncated && !r.ok, "{r:?}");
+        assert!(
+            r.stdout.ends_with("[output truncated at 65536 bytes]\n"),
+            "{:?}",
+            &r.stdout[r.stdout.len() - 60..]
+        );
+        assert_eq!(
+            r.stdout.len(),
+            65536 + "\n[output truncated at 65536 bytes]\n".len()
+        );
+        assert!(
+            !r.timed_out,
+            "a flood is cut when it reaches the cap, not at the timeout"
+        );
+    }
+    let after = server.rss_kib();
+    assert!(
+        after < before + 20 * 1024,
+        "server RSS grew from {before} KiB to {after} KiB"
+    );
+    assert!(run_container_gone(&first.id));
+}
+
+#[tokio::test]
+async fn stderr_flood_is_truncated() {
+    let r = shared().exec(&request("shell", "yes error >&2")).await;
+    assert!(r.truncated && !r.ok, "{r:?}");
+    assert!(r.stderr.ends_with("[output truncated at 65536 bytes]\n"));
+}
+
+#[tokio::test]
+async fn memory_bomb_is_contained() {
+    let r = shared()
+        .exec(&request(
+            "python",
+            "a = []\nwhile True: a.append(' ' * 10**7)",
+        ))
+        .await;
+    assert!(!r.ok && !r.timed_out, "{r:?}");
+    // Killed by the kernel's OOM killer (SIGKILL), or MemoryError.
+    assert!(matches!(r.exit_code, Some(137) | Some(1)), "{r:?}");
+    assert!(run_container_gone(&r.id));
+    assert!(
+        shared().exec(&request("python", "print(1)")).await.ok,
+        "the server still runs code"
+    );
+}
+
+#[tokio::test]
+async fn fork_bomb_is_contained() {
+    let started = Instant::now();
+    let bomb =
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n";
+    let r = shared().exec(&request("python", bomb)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}: {r:?}",
+        started.elapsed()
+    );
+    assert!(r.timed_out && !r.ok, "{r:?}");
+    assert!(run_container_gone(&r.id));
+    assert!(
+        shared().exec(&request("shell", "echo alive")).await.ok,
+        "the server still runs code"
+    );
+}
+
+#[tokio::test]
+async fn no_network_interface_but_loopback() {
+    let r = shared()
+        .exec(&request(
+            "python",
+            "import os\nprint(sorted(os.listdir('/sys/class/net')))",
+        ))
+        .await;
+    assert_eq!(r.stdout, "['lo']\n", "{r:?}");
+}
+
+#[tokio::test]
+async fn root_filesystem_is_read_only() {
+    let r = shared()
+        .exec(&request(
+            "shell",
+            "touch /usr/pwned; echo $?; touch ./scratch && echo scratch ok",
+        ))
+        .await;
+    assert!(r.stderr.contains("Read-only file system"), "{r:?}");
+    assert_eq!(r.stdout, "1\nscratch ok\n");
+}
+
+#[tokio::test]
+async fn program_does_not_run_as_root() {
+    let r = shared()
+        .exec(&request(
+            "shell",
+            "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status",
+        ))
+        .await;
+    assert_eq!(
+        r.stdout, "1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n",
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn background_process_dies_with_the_run() {
+    let r = shared()
+        .exec(&request(
+            "shell",
+            "(sleep 60; echo leaked) & disown; nohup sleep 60 >/dev/null 2>&1 & echo started",
+        ))
+        .await;
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.stdout, "started\n");
+    assert!(run_container_gone(&r.id));
+}
+
+#[tokio::test]
+async fn path_traversal_file_names_are_rejected() {
+    for name in [
+        "../escape.py",
+        "/etc/passwd",
+        "a/../../b",
+        "a//b",
+        "nul\0byte",
+    ] {
+        let mut req = request("python", "print(1)");
+        req.files.insert(name.into(), "x".into());
+        let resp = snipbox_tests::client()
+            .post(shared().url("/v1/exec"))
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{name:?}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_files", "{name:?}: {body}");
+        assert!(
+            body["stderr"]
+                .as_str()
+                .unwrap()
+                .contains("invalid file name"),
+            "{body}"
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Containers never outlive their run: client disconnects, shutdown,
+//! crashes.
+
+use std::process::Command;
+use std::time::Duration;
+
+use snipbox_tests::{Server, client, containers, eventually, request};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_disconnects_mid_run_leaves_no_container() {
+    let server = Server::start(&[("SNIPBOX_POOL", "0")]);
+    let run = tokio::spawn({
+        let url = server.url("/v1/exec");
+        async move {
+            client()
+                .post(url)
+                .json(&request("python", "import time\ntime.sleep(4)"))
+                .send()
+                .await
+        }
+    });
+    assert!(
+        eventually(Duration::from_secs(10), || server.containers().len() == 1),
+        "the run never started"
+    );
+    run.abort();
+    assert!(
+        eventually(Duration::from_secs(3), || server.containers().is_empty()),
+        "containers left after the client went away: {:?}",
+        server.containers()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_finishes_runs_in_flight_and_removes_every_container() {
+    let server = Server::start(&[]);
+    // Five sandboxes, two warm containers each.
+    assert!(
+        eventually(Duration::from_secs(60), || server.containers().len() >= 10),
+        "pools did not fill"
+    );
+    let run = tokio::spawn({
+        let url = server.url("/v1/exec");
+        async move {
+            let resp = client()
+                .post(url)
+                .json(&request("shell", "sleep 2; echo finished"))
+                .send()
+                .await
+                .unwrap();
+            resp.json::<serde_json::Value>().await.unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let instance = server.instance.clone();
+    let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(15)))
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert_eq!(run.await.unwrap()["stdout"], "finished\n");
+    assert!(containers(&format!("snipbox.instance={instance}")).is_empty());
+}
+
+#[tokio::test]
+async fn start_up_removes_what_a_killed_server_left() {
+    let first = Server::start(&[("SNIPBOX_POOL", "1")]);
+    assert!(
+        eventually(Duration::from_secs(60), || first.containers().len() >= 5),
+        "pool did not fill"
+    );
+    let instance = first.instance.clone();
+    // A stray container of the same instance, as if from an older crash.
+    let created = Command::new("docker")
+        .args([
+            "create",
+            "--label",
+            "snipbox=1",
+            "--label",
+            &format!("snipbox.instance={instance}"),
+            "snipbox/shell",
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(first.pid() as libc::pid_t, libc::SIGKILL) };
+    std::mem::forget(first);
+    let second = Server::start(&[("SNIPBOX_POOL", "0"), ("SNIPBOX_INSTANCE", &instance)]);
+    assert!(
+        eventually(Duration::from_secs(5), || second.containers().is_empty()),
+        "left over: {:?}",
+        second.containers()
+    );
+    let r = second.exec(&request("shell", "echo back")).await;
+    assert_eq!(r.stdout, "back\n");
+}
