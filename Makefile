@@ -4,7 +4,7 @@
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test images prereqs lint check-leftovers
+.PHONY: run test bench images prereqs lint check-leftovers
 
 run: images
 	$(CARGO) build --release -p snipbox
@@ -32,3 +32,8 @@ check-leftovers:
 	  sleep 0.5; \
 	done; \
 	echo "containers left behind:"; docker ps -a --filter label=snipbox; exit 1
+
+# Python print(1) four ways; prints the table and the ratios (see README).
+bench: images
+	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin bench
+	SNIPBOX_BIN=target/release/snipbox ./target/release/bench

@@ -224,17 +224,28 @@ impl Engine {
         ]));
         let name = format!("snipbox-{}-{token}", spec.sandbox);
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let created = docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| self.error(e, Some(&spec.image)))?;
+        // The create call runs in a task of its own: if this launch is
+        // cancelled while the engine is still creating, the task still gets
+        // the new container's id and removes it, so nothing leaks.
+        let (created_tx, created_rx) = tokio::sync::oneshot::channel();
+        let (creator, tracker) = (docker.clone(), self.removals.clone());
+        self.removals.spawn(async move {
+            let created = creator.create_container(Some(options), body).await;
+            let removal = created.map(|c| Removal {
+                id: c.id,
+                docker: creator,
+                tracker,
+                self_removing: false,
+            });
+            // Unsent (the launch was cancelled): dropped here, which removes it.
+            let _ = created_tx.send(removal);
+        });
         // From here on, dropping the container (on any error, a timeout or a
         // cancelled request) removes it.
-        let removal = Removal {
-            id: created.id,
-            docker: docker.clone(),
-            tracker: self.removals.clone(),
-        };
+        let removal = created_rx
+            .await
+            .map_err(|_| EngineError::Api("the create task ended without an answer".into()))?
+            .map_err(|e| self.error(e, Some(&spec.image)))?;
         let options = AttachContainerOptionsBuilder::new()
             .stdin(true)
             .stdout(true)
@@ -362,10 +373,16 @@ struct Removal {
     id: String,
     docker: Docker,
     tracker: TaskTracker,
+    /// The agent reported and exits by itself, and the engine removes the
+    /// container then (auto-remove): a removal call would only add work.
+    self_removing: bool,
 }
 
 impl Drop for Removal {
     fn drop(&mut self) {
+        if self.self_removing {
+            return;
+        }
         let (docker, id) = (self.docker.clone(), std::mem::take(&mut self.id));
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             self.tracker
@@ -497,6 +514,7 @@ impl Container {
                     Some(Frame::Stderr(b)) => (&mut out.stderr, b),
                     Some(Frame::Exit(exit)) => {
                         out.exit = Some(exit);
+                        self.removal.self_removing = true;
                         return Ok(());
                     }
                     Some(Frame::Ready) => {

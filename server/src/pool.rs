@@ -131,8 +131,9 @@ impl Pool {
     }
 }
 
-/// Keeps `slot` at its target size, one launch at a time, backing off while
-/// the engine fails (down, image missing) and recovering when it answers.
+/// Keeps `slot` at its target size, launching the missing containers
+/// side by side, backing off while the engine fails (down, image missing)
+/// and recovering when it answers.
 async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
     const FIRST_BACKOFF: Duration = Duration::from_millis(250);
     let mut backoff = FIRST_BACKOFF;
@@ -147,17 +148,24 @@ async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
             slot.wake.notified().await;
             continue;
         }
-        match engine.launch(&slot.spec).await {
-            Ok(container) => {
-                backoff = FIRST_BACKOFF;
-                let (take, taken) = oneshot::channel();
-                let watcher = tokio::spawn(watch(container, taken, Arc::downgrade(&slot)));
-                slot.idle
-                    .lock()
-                    .expect("not poisoned")
-                    .push_back(Idle { take, watcher });
+        let launches = (count..slot.target).map(|_| engine.launch(&slot.spec));
+        let mut failed = None;
+        for launched in futures_util::future::join_all(launches).await {
+            match launched {
+                Ok(container) => {
+                    let (take, taken) = oneshot::channel();
+                    let watcher = tokio::spawn(watch(container, taken, Arc::downgrade(&slot)));
+                    slot.idle
+                        .lock()
+                        .expect("not poisoned")
+                        .push_back(Idle { take, watcher });
+                }
+                Err(e) => failed = Some(e),
             }
-            Err(e) => {
+        }
+        match failed {
+            None => backoff = FIRST_BACKOFF,
+            Some(e) => {
                 if backoff == FIRST_BACKOFF {
                     tracing::warn!(sandbox = %slot.spec.sandbox, error = %e, "cannot fill the pool; retrying");
                 }

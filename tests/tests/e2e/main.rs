@@ -4,4 +4,5 @@
 mod api;
 mod hostile;
 mod lifecycle;
+mod pool;
 mod sandboxes;
