@@ -1,0 +1,41 @@
+# The snipbox server's image, for Coolify or any Docker host.
+#
+#   docker build --build-arg DOCKER_GID=$(stat -c '%g' /var/run/docker.sock) -t snipbox .
+#   docker run -d -p 8080:8080 -v /var/run/docker.sock:/var/run/docker.sock snipbox
+#
+# The server runs as UID 10001, a member of a group whose GID is DOCKER_GID:
+# the GID that owns the host's docker.sock. It never runs as root. The
+# sandbox images are built on the host (`make images`); see docs/deploy.md.
+
+ARG RUST_IMAGE=rust:1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${RUST_IMAGE} AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY wire wire
+COPY agent agent
+COPY server server
+COPY widget widget
+COPY tests tests
+RUN cargo build --release --locked -p snipbox \
+ && cp target/release/snipbox /snipbox
+
+FROM ${RUNTIME_IMAGE}
+ARG DOCKER_GID=999
+# A group with the socket's GID (reusing one that already has it), and the
+# server's own user in it.
+RUN (getent group "${DOCKER_GID}" >/dev/null || groupadd --gid "${DOCKER_GID}" dockersock) \
+ && useradd --uid 10001 --user-group --groups "${DOCKER_GID}" --no-create-home --home-dir /app snipbox
+COPY --from=build /snipbox /usr/local/bin/snipbox
+COPY sandboxes /app/sandboxes
+COPY static /app/static
+WORKDIR /app
+USER 10001
+ENV SNIPBOX_LISTEN=0.0.0.0:8080 \
+    SNIPBOX_SANDBOXES=/app/sandboxes \
+    SNIPBOX_STATIC=/app/static
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 CMD ["snipbox", "health"]
+ENTRYPOINT ["snipbox"]
+CMD ["serve"]
