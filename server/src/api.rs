@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 pub struct AppState {
     pub exec: Arc<Executor>,
     pub metrics: Arc<Metrics>,
+    pub health: Arc<crate::check::Cached>,
 }
 
 /// The whole HTTP application.
@@ -141,7 +142,13 @@ async fn exec(
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    match state.exec.engine().ping().await {
+    let exec = &state.exec;
+    match state
+        .health
+        .first_error(exec.engine(), exec.catalog())
+        .await
+        .map_or(Ok(()), Err)
+    {
         Ok(()) => Json(serde_json::json!({"status": "ok", "docker": "ok"})).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,

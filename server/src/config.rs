@@ -26,6 +26,8 @@ pub enum Cmd {
     Serve,
     /// Check that everything a run needs works; exit 0 when it does.
     Check,
+    /// Ask the server listening on `--listen`'s port for its health (exit 0 when healthy).
+    Health,
 }
 
 #[derive(Debug, Clone, Args)]

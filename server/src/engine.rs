@@ -56,6 +56,8 @@ pub enum EngineError {
     Lost { after_output: bool },
     #[error("the sandbox agent failed: {0}")]
     Agent(String),
+    #[error("the Docker API proxy refused {call}: allow it (docker-socket-proxy: {setting})")]
+    Refused { call: String, setting: &'static str },
     #[error("Docker engine error: {0}")]
     Api(String),
 }
@@ -187,7 +189,7 @@ impl Engine {
             .clone()
             .negotiate_version()
             .await
-            .map_err(|e| self.error(e, None))?;
+            .map_err(|e| self.error(e, Call::Version))?;
         *self.client.lock().expect("not poisoned") = Some(d.clone());
         Ok(d)
     }
@@ -195,7 +197,7 @@ impl Engine {
     /// Answers when the engine does.
     pub async fn ping(&self) -> Result<(), EngineError> {
         let docker = self.docker().await?;
-        docker.ping().await.map_err(|e| self.error(e, None))?;
+        docker.ping().await.map_err(|e| self.error(e, Call::Ping))?;
         Ok(())
     }
 
@@ -206,7 +208,7 @@ impl Engine {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(false),
-            Err(e) => Err(self.error(e, None)),
+            Err(e) => Err(self.error(e, Call::InspectImage(image))),
         }
     }
 
@@ -245,7 +247,7 @@ impl Engine {
         let removal = created_rx
             .await
             .map_err(|_| EngineError::Api("the create task ended without an answer".into()))?
-            .map_err(|e| self.error(e, Some(&spec.image)))?;
+            .map_err(|e| self.error(e, Call::Create(&spec.image)))?;
         let options = AttachContainerOptionsBuilder::new()
             .stdin(true)
             .stdout(true)
@@ -255,11 +257,11 @@ impl Engine {
         let attached = docker
             .attach_container(&removal.id, Some(options))
             .await
-            .map_err(|e| self.error(e, None))?;
+            .map_err(|e| self.error(e, Call::Attach))?;
         docker
             .start_container(&removal.id, None)
             .await
-            .map_err(|e| self.error(e, Some(&spec.image)))?;
+            .map_err(|e| self.error(e, Call::Start(&spec.image)))?;
         let mut container = Container {
             token,
             removal,
@@ -292,7 +294,7 @@ impl Engine {
         let found = docker
             .list_containers(Some(options))
             .await
-            .map_err(|e| self.error(e, None))?;
+            .map_err(|e| self.error(e, Call::List))?;
         let ids: Vec<String> = found.into_iter().filter_map(|c| c.id).collect();
         futures_util::future::join_all(ids.iter().map(|id| remove(&docker, id))).await;
         Ok(ids.len())
@@ -305,19 +307,30 @@ impl Engine {
         self.removals.reopen();
     }
 
-    fn error(&self, e: bollard::errors::Error, image: Option<&str>) -> EngineError {
+    fn error(&self, e: bollard::errors::Error, call: Call) -> EngineError {
         use bollard::errors::Error as B;
         match e {
             B::DockerResponseServerError {
                 status_code: 404,
                 message,
             } if message.contains("image") => EngineError::ImageMissing {
-                image: image.unwrap_or("?").to_string(),
+                image: call.image().unwrap_or("?").to_string(),
+            },
+            // The engine itself answers 403 only for plugin authorization;
+            // a socket proxy answers it for every call it does not allow.
+            B::DockerResponseServerError {
+                status_code: 403, ..
+            } => EngineError::Refused {
+                call: call.describe(),
+                setting: call.proxy_setting(),
             },
             B::DockerResponseServerError {
                 status_code,
                 message,
-            } => EngineError::Api(format!("{status_code}: {message}")),
+            } => EngineError::Api(format!(
+                "{} answered {status_code}: {message}",
+                call.describe()
+            )),
             other => match io_kind(&other) {
                 Some(std::io::ErrorKind::PermissionDenied) => {
                     EngineError::PermissionDenied(permission_message(&self.address))
@@ -327,6 +340,50 @@ impl Engine {
                     reason: other.to_string(),
                 },
             },
+        }
+    }
+}
+
+/// The Engine API calls snipbox makes, for error messages.
+#[derive(Debug, Clone, Copy)]
+enum Call<'a> {
+    Ping,
+    Version,
+    List,
+    Create(&'a str),
+    Attach,
+    Start(&'a str),
+    InspectImage(&'a str),
+}
+
+impl<'a> Call<'a> {
+    fn image(self) -> Option<&'a str> {
+        match self {
+            Call::Create(image) | Call::Start(image) | Call::InspectImage(image) => Some(image),
+            _ => None,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Call::Ping => "GET /_ping".into(),
+            Call::Version => "GET /version".into(),
+            Call::List => "GET /containers/json".into(),
+            Call::Create(image) => format!("POST /containers/create (image {image})"),
+            Call::Attach => "POST /containers/{id}/attach".into(),
+            Call::Start(_) => "POST /containers/{id}/start".into(),
+            Call::InspectImage(image) => format!("GET /images/{image}/json"),
+        }
+    }
+
+    /// The docker-socket-proxy settings that allow this call.
+    fn proxy_setting(self) -> &'static str {
+        match self {
+            Call::Ping => "PING=1",
+            Call::Version => "VERSION=1",
+            Call::List => "CONTAINERS=1",
+            Call::Create(_) | Call::Attach | Call::Start(_) => "CONTAINERS=1 and POST=1",
+            Call::InspectImage(_) => "IMAGES=1",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! bounds concurrency, [`metrics`] counts.
 
 pub mod api;
+pub mod check;
 pub mod config;
 pub mod engine;
 pub mod exec;
@@ -48,6 +49,16 @@ pub async fn serve(
             tracing::warn!(error = %e, "the Docker engine does not answer yet; runs fail with 503 until it does")
         }
     }
+    for finding in check::run(&engine, &catalog).await {
+        match finding.level {
+            check::Level::Ok => tracing::info!("{}", finding.message),
+            check::Level::Warning => tracing::warn!("{}", finding.message),
+            check::Level::Error => tracing::error!(
+                "{} (the server stays up; /v1/health reports it)",
+                finding.message
+            ),
+        }
+    }
     let metrics = Arc::new(Metrics::new());
     let admission = Admission::new(config.max_runs(), config.max_queue, metrics.clone());
     let file_limits = FileLimits {
@@ -65,6 +76,7 @@ pub async fn serve(
         api::AppState {
             exec: exec.clone(),
             metrics,
+            health: Default::default(),
         },
         &config,
     );
@@ -106,7 +118,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// Checks what a run needs and reports each finding; `Ok(true)` when all is well.
+/// Prints every finding of the self-check; `Ok(true)` when none is an error.
 pub async fn check(config: &Config) -> anyhow::Result<bool> {
     let catalog = Catalog::load(&config.sandboxes)?;
     println!(
@@ -114,32 +126,24 @@ pub async fn check(config: &Config) -> anyhow::Result<bool> {
         catalog.iter().count(),
         config.sandboxes.display()
     );
-    // SAFETY: getuid cannot fail.
-    if unsafe { libc::getuid() } == 0 {
-        println!(
-            "warning: running as root: a flaw in the server would be a flaw with root on this host"
-        );
-    }
     let engine = Engine::new(&config.instance)?;
-    if let Err(e) = engine.ping().await {
-        println!("error: {e}");
-        return Ok(false);
+    let findings = check::run(&engine, &catalog).await;
+    for f in &findings {
+        println!("{f}");
     }
-    println!("ok: Docker engine at {} answers", engine.address());
-    let mut all = true;
-    for sandbox in catalog.iter() {
-        let image = sandbox.image();
-        match engine.has_image(&image).await {
-            Ok(true) => println!("ok: image {image}"),
-            Ok(false) => {
-                println!("error: sandbox image {image} is missing: run `make images`");
-                all = false;
-            }
-            Err(e) => {
-                println!("error: {e}");
-                all = false;
-            }
-        }
-    }
-    Ok(all)
+    Ok(findings.iter().all(|f| f.level != check::Level::Error))
+}
+
+/// Asks the running server's `/v1/health` (the image's HEALTHCHECK).
+pub async fn health(config: &Config) -> anyhow::Result<bool> {
+    use http_body_util::BodyExt;
+    let port = config.listen.port();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let uri = format!("http://127.0.0.1:{port}/v1/health").parse()?;
+    let resp = tokio::time::timeout(Duration::from_secs(4), client.get(uri)).await??;
+    let status = resp.status();
+    let body = resp.into_body().collect().await?.to_bytes();
+    println!("{status} {}", String::from_utf8_lossy(&body));
+    Ok(status.is_success())
 }

@@ -17,6 +17,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             snipbox::serve(cli.config, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Health => Ok(if snipbox::health(&cli.config).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
         Cmd::Check => Ok(if snipbox::check(&cli.config).await? {
             ExitCode::SUCCESS
         } else {

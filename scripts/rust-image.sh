@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Makes sure the Rust build image the server's Dockerfile starts from exists.
+# Tries the registry first; where there is none, makes an image of the same
+# name from the Debian base and this machine's own Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+image=${1:-rust:1-bookworm}
+if docker image inspect "$image" >/dev/null 2>&1; then
+  exit 0
+fi
+echo "build image $image is missing: trying to pull it"
+if docker pull "$image" >/dev/null 2>&1; then
+  exit 0
+fi
+echo "cannot pull $image: making it from debian:bookworm-slim and the local toolchain ($(rustc --version))"
+scripts/base-image.sh debian:bookworm-slim
+sysroot=$(rustc --print sysroot)
+host=$(rustc -vV | sed -n 's/^host: //p')
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cat > "$dir/Dockerfile" <<'DOCKERFILE'
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY toolchain /usr/local/rust/
+ENV PATH=/usr/local/rust/bin:$PATH CARGO_HOME=/usr/local/cargo
+DOCKERFILE
+# Only what builds for this host: no docs, no sources, no other targets.
+excludes=(--exclude=./share --exclude=./lib/rustlib/src)
+for t in "$sysroot"/lib/rustlib/*/; do
+  t=$(basename "$t")
+  [ -d "$sysroot/lib/rustlib/$t/lib" ] && [ "$t" != "$host" ] && excludes+=("--exclude=./lib/rustlib/$t")
+done
+tar -C "$dir" -c Dockerfile -f "$dir/context.tar"
+tar -C "$sysroot" -r -f "$dir/context.tar" "${excludes[@]}" --transform 's,^\.,toolchain,' .
+DOCKER_BUILDKIT=0 docker build --quiet --tag "$image" - < "$dir/context.tar" >/dev/null
+echo "made $image"

@@ -1,0 +1,114 @@
+//! The self-check: what a run needs, each finding with its numbers and its
+//! fix. `snipbox check` prints it, the server logs it at start-up, and
+//! `/v1/health` answers 503 with the first error it finds.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::engine::{Engine, EngineError};
+use crate::sandbox::Catalog;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub level: Level,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(level: Level, message: impl Into<String>) -> Self {
+        Finding {
+            level,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tag = match self.level {
+            Level::Ok => "ok",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        };
+        write!(f, "{tag}: {}", self.message)
+    }
+}
+
+/// Checks the process, the engine and every sandbox image.
+pub async fn run(engine: &Engine, catalog: &Catalog) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } == 0 {
+        findings.push(Finding::new(
+            Level::Warning,
+            "running as root: anyone who breaks into this server is root on this host; \
+             run it as a user in the docker.sock group instead (see docs/deploy.md)",
+        ));
+    }
+    if let Err(e) = engine.ping().await {
+        findings.push(Finding::new(Level::Error, e.to_string()));
+        return findings;
+    }
+    findings.push(Finding::new(
+        Level::Ok,
+        format!("the Docker engine at {} answers", engine.address()),
+    ));
+    for sandbox in catalog.iter() {
+        let image = sandbox.image();
+        findings.push(match engine.has_image(&image).await {
+            Ok(true) => Finding::new(Level::Ok, format!("image {image}")),
+            Ok(false) => Finding::new(
+                Level::Error,
+                format!("sandbox image {image} is missing: run `make images` on the Docker host"),
+            ),
+            // A socket proxy may refuse image look-ups; runs still work and
+            // a missing image is then reported when a run needs it.
+            Err(e @ EngineError::Refused { .. }) => {
+                Finding::new(Level::Warning, format!("cannot check image {image}: {e}"))
+            }
+            Err(e) => Finding::new(Level::Error, e.to_string()),
+        });
+    }
+    findings
+}
+
+/// The check's result, recomputed at most every few seconds: health probes
+/// come before every run of some widgets and must stay cheap.
+pub struct Cached {
+    last: Mutex<Option<(Instant, Option<String>)>>,
+}
+
+impl Default for Cached {
+    fn default() -> Self {
+        Cached {
+            last: Mutex::new(None),
+        }
+    }
+}
+
+impl Cached {
+    const FRESH: Duration = Duration::from_secs(5);
+
+    /// `None` when all is well, else the first error.
+    pub async fn first_error(&self, engine: &Engine, catalog: &Catalog) -> Option<String> {
+        if let Some((at, result)) = self.last.lock().expect("not poisoned").as_ref()
+            && at.elapsed() < Self::FRESH
+        {
+            return result.clone();
+        }
+        let result = run(engine, catalog)
+            .await
+            .into_iter()
+            .find(|f| f.level == Level::Error)
+            .map(|f| f.message);
+        *self.last.lock().expect("not poisoned") = Some((Instant::now(), result.clone()));
+        result
+    }
+}
