@@ -11,6 +11,7 @@ run: images
 	./target/release/snipbox --listen $(LISTEN)
 
 test: images
+	scripts/prereqs.sh --test
 	$(CARGO) build -p snipbox
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory check-leftovers

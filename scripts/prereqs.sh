@@ -42,3 +42,12 @@ command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 # The agent inside every sandbox is a static (musl) binary.
 target=x86_64-unknown-linux-musl
 rustup target list --installed | grep -qx "$target" || { echo "adding the Rust target $target"; rustup target add "$target"; }
+
+# The tests also drive a socket proxy (haproxy) and validate the compose
+# files (docker-compose).
+if [ "${1:-}" = "--test" ]; then
+  missing=()
+  command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+fi

@@ -25,6 +25,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY toolchain /usr/local/rust/
+# The certificates this machine trusts: where TLS is inspected on the way
+# out, cargo needs the inspecting CA to reach the crate registry.
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ENV PATH=/usr/local/rust/bin:$PATH CARGO_HOME=/usr/local/cargo
 DOCKERFILE
 # Only what builds for this host: no docs, no sources, no other targets.
@@ -33,7 +36,8 @@ for t in "$sysroot"/lib/rustlib/*/; do
   t=$(basename "$t")
   [ -d "$sysroot/lib/rustlib/$t/lib" ] && [ "$t" != "$host" ] && excludes+=("--exclude=./lib/rustlib/$t")
 done
-tar -C "$dir" -c Dockerfile -f "$dir/context.tar"
+cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$dir/ca-certificates.crt"
+tar -C "$dir" -c -f "$dir/context.tar" Dockerfile ca-certificates.crt
 tar -C "$sysroot" -r -f "$dir/context.tar" "${excludes[@]}" --transform 's,^\.,toolchain,' .
 DOCKER_BUILDKIT=0 docker build --quiet --tag "$image" - < "$dir/context.tar" >/dev/null
 echo "made $image"

@@ -143,7 +143,6 @@ impl ContainerSpec {
 
 /// A connection to the Docker engine.
 pub struct Engine {
-    base: Docker,
     /// The client after API version negotiation, once the engine answered.
     client: Mutex<Option<Docker>>,
     address: String,
@@ -154,20 +153,15 @@ pub struct Engine {
 impl Engine {
     /// Prepares a client for `DOCKER_HOST` (or the local socket); nothing is
     /// contacted yet, so the server starts even while the engine is down.
-    pub fn new(instance: &str) -> Result<Self, EngineError> {
+    pub fn new(instance: &str) -> Self {
         let address =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-        let base = Docker::connect_with_defaults().map_err(|e| EngineError::Unreachable {
-            address: address.clone(),
-            reason: e.to_string(),
-        })?;
-        Ok(Engine {
-            base,
+        Engine {
             client: Mutex::new(None),
             address,
             instance: instance.into(),
             removals: TaskTracker::new(),
-        })
+        }
     }
 
     pub fn address(&self) -> &str {
@@ -182,11 +176,12 @@ impl Engine {
         if let Some(d) = self.client.lock().expect("not poisoned").clone() {
             return Ok(d);
         }
+        // Connecting checks that the socket exists: done here, not at
+        // start-up, so that the server stays up (and says why) until it does.
+        let d = Docker::connect_with_defaults().map_err(|e| self.error(e, Call::Version))?;
         // Engines from 20.10 (API 1.41) to the newest: speak the lower of
         // the two versions.
-        let d = self
-            .base
-            .clone()
+        let d = d
             .negotiate_version()
             .await
             .map_err(|e| self.error(e, Call::Version))?;

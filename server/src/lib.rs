@@ -41,7 +41,7 @@ pub async fn serve(
     if let Some(size) = config.pool {
         catalog.set_pool(size);
     }
-    let engine = Arc::new(Engine::new(&config.instance)?);
+    let engine = Arc::new(Engine::new(&config.instance));
     match engine.sweep().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(removed = n, "removed containers left by an earlier run"),
@@ -126,7 +126,7 @@ pub async fn check(config: &Config) -> anyhow::Result<bool> {
         catalog.iter().count(),
         config.sandboxes.display()
     );
-    let engine = Engine::new(&config.instance)?;
+    let engine = Engine::new(&config.instance);
     let findings = check::run(&engine, &catalog).await;
     for f in &findings {
         println!("{f}");

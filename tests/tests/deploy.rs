@@ -1,0 +1,312 @@
+//! The deployment: the server's own image running as a non-root container
+//! beside the host's Docker, with the right GID, a wrong one, no socket, and
+//! through a socket proxy that allows only the calls snipbox makes. These
+//! are the commands docs/deploy.md gives.
+
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use snipbox_tests::{Server, client, eventually, request, root};
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn docker(args: &[&str]) -> String {
+    String::from_utf8_lossy(&run(Command::new("docker").args(args)).stdout)
+        .trim()
+        .to_string()
+}
+
+/// The GID that owns the engine's socket, as the guide finds it.
+fn socket_gid() -> String {
+    String::from_utf8_lossy(
+        &run(Command::new("stat").args(["-c", "%g", "/var/run/docker.sock"])).stdout,
+    )
+    .trim()
+    .to_string()
+}
+
+/// Builds the server image once per GID, as the guide does:
+/// `docker build --build-arg DOCKER_GID=$(stat -c '%g' /var/run/docker.sock) -t snipbox .`
+fn image(gid: &str) -> String {
+    // One build at a time: the second finds the first's build stage cached.
+    static BUILDS: Mutex<()> = Mutex::new(());
+    let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    run(&mut Command::new(root().join("scripts/rust-image.sh")));
+    let tag = format!("snipbox-server:gid{gid}");
+    run(Command::new("docker")
+        .current_dir(root())
+        .env("DOCKER_BUILDKIT", "0")
+        .args([
+            "build",
+            "--quiet",
+            "--build-arg",
+            &format!("DOCKER_GID={gid}"),
+            "--tag",
+            &tag,
+            ".",
+        ]));
+    tag
+}
+
+/// A container of the server image, removed when dropped.
+struct Deployed {
+    id: String,
+    port: u16,
+}
+
+impl Deployed {
+    fn start(image: &str, extra: &[&str]) -> Deployed {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let instance = format!("deploy-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let publish = format!("127.0.0.1:{port}:8080");
+        let env = format!("SNIPBOX_INSTANCE={instance}");
+        let mut args = vec!["run", "-d", "-p", &publish, "-e", &env];
+        args.extend_from_slice(extra);
+        args.push(image);
+        let id = docker(&args);
+        let d = Deployed { id, port };
+        assert!(
+            eventually(Duration::from_secs(30), || std::net::TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
+            "the server never listened; log:\n{}",
+            d.logs()
+        );
+        d
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn logs(&self) -> String {
+        let out = Command::new("docker")
+            .args(["logs", &self.id])
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// `docker stop`: SIGTERM, as Coolify sends; the exit code.
+    fn stop(&self) -> String {
+        docker(&["stop", "--time", "20", &self.id]);
+        docker(&["inspect", "-f", "{{.State.ExitCode}}", &self.id])
+    }
+
+    /// `/v1/health`, once the server behind the published port answers
+    /// (the port itself accepts connections as soon as the container runs).
+    async fn health(&self) -> (u16, String) {
+        for _ in 0..300 {
+            if let Ok(resp) = client().get(self.url("/v1/health")).send().await {
+                return (resp.status().as_u16(), resp.text().await.unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server never answered; log:\n{}", self.logs());
+    }
+}
+
+impl Drop for Deployed {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.id]).output();
+    }
+}
+
+#[tokio::test]
+async fn the_image_runs_code_as_a_non_root_user_in_the_socket_group() {
+    let gid = socket_gid();
+    let server = Deployed::start(
+        &image(&gid),
+        &["-v", "/var/run/docker.sock:/var/run/docker.sock"],
+    );
+    let (status, body) = server.health().await;
+    assert_eq!(status, 200, "{body}\n{}", server.logs());
+
+    let resp = client()
+        .post(server.url("/v1/exec"))
+        .json(&request("python", "print(6 * 7)"))
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["stdout"], "42\n", "{answer}");
+
+    // The server process itself, seen from the host.
+    let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &server.id]);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid_line.split_whitespace().nth(1),
+        Some("10001"),
+        "{uid_line}"
+    );
+    let groups = status.lines().find(|l| l.starts_with("Groups:")).unwrap();
+    assert!(groups.split_whitespace().any(|g| g == gid), "{groups}");
+    assert!(
+        !server.logs().contains("running as root"),
+        "{}",
+        server.logs()
+    );
+
+    assert_eq!(server.stop(), "0", "{}", server.logs());
+}
+
+#[tokio::test]
+async fn a_wrong_gid_is_explained_with_both_numbers_and_the_fix() {
+    let gid = socket_gid();
+    let wrong = if gid == "4242" { "4243" } else { "4242" };
+    let server = Deployed::start(
+        &image(wrong),
+        &["-v", "/var/run/docker.sock:/var/run/docker.sock"],
+    );
+    let (status, body) = server.health().await;
+    assert_eq!(status, 503, "{body}");
+    for needle in [
+        format!("owned by GID {gid}"),
+        wrong.to_string(),
+        format!("--build-arg DOCKER_GID={gid}"),
+        format!("--group-add {gid}"),
+    ] {
+        assert!(body.contains(&needle), "health lacks {needle:?}: {body}");
+        assert!(
+            server.logs().contains(&needle),
+            "log lacks {needle:?}: {}",
+            server.logs()
+        );
+    }
+    // It stays up rather than crash-looping.
+    let running = docker(&["inspect", "-f", "{{.State.Running}}", &server.id]);
+    assert_eq!(running, "true");
+}
+
+#[tokio::test]
+async fn without_a_socket_the_address_tried_is_named() {
+    let server = Deployed::start(&image(&socket_gid()), &[]);
+    let (status, body) = server.health().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("unix:///var/run/docker.sock"), "{body}");
+    assert!(
+        server.logs().contains("unix:///var/run/docker.sock"),
+        "{}",
+        server.logs()
+    );
+}
+
+/// haproxy in front of the socket, configured as docker-socket-proxy is in
+/// docker-compose.proxy.yml: /_ping, /version and /containers only, GET,
+/// HEAD, POST and DELETE.
+struct Proxy {
+    child: std::process::Child,
+    port: u16,
+    _dir: std::path::PathBuf,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let dir = std::env::temp_dir().join(format!("snipbox-proxy-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("haproxy.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "defaults\n  mode http\n  timeout connect 5s\n  timeout client 10m\n  timeout server 10m\n  timeout tunnel 1h\n\
+                 frontend api\n  bind 127.0.0.1:{port}\n\
+                 \x20 http-request deny unless METH_GET || METH_HEAD || METH_POST || {{ method DELETE }}\n\
+                 \x20 http-request deny unless {{ path,url_dec -m reg ^(/v[0-9.]+)?/(_ping|version|containers)(/|$) }}\n\
+                 \x20 default_backend engine\n\
+                 backend engine\n  server docker /var/run/docker.sock\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new("haproxy")
+            .arg("-f")
+            .arg(&cfg)
+            .arg("-db")
+            .spawn()
+            .expect("haproxy starts");
+        assert!(eventually(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }));
+        Proxy {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn runs_work_through_a_proxy_that_refuses_everything_else() {
+    let proxy = Proxy::start();
+    let docker_host = format!("tcp://127.0.0.1:{}", proxy.port);
+    let server = Server::start(&[("DOCKER_HOST", &docker_host), ("SNIPBOX_POOL", "1")]);
+    for _ in 0..3 {
+        let r = server
+            .exec(&request("python", "print('through the proxy')"))
+            .await;
+        assert_eq!(r.stdout, "through the proxy\n", "{r:?}");
+    }
+    let health = client().get(server.url("/v1/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    // Calls outside the list are refused by the proxy.
+    for path in ["/images/json", "/volumes", "/v1.41/networks", "/info"] {
+        let resp = client()
+            .get(format!("http://127.0.0.1:{}{path}", proxy.port))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{path}");
+    }
+    let exec = client()
+        .post(format!(
+            "http://127.0.0.1:{}/v1.41/exec/x/start",
+            proxy.port
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exec.status(), 403);
+    let instance = server.instance.clone();
+    server.stop(Duration::from_secs(20));
+    assert!(snipbox_tests::containers(&format!("snipbox.instance={instance}")).is_empty());
+}
+
+#[test]
+fn both_compose_files_validate() {
+    for file in ["docker-compose.yml", "docker-compose.proxy.yml"] {
+        run(Command::new("docker-compose")
+            .current_dir(root())
+            .args(["-f", file, "config", "-q"]));
+    }
+}
