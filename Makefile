@@ -4,7 +4,7 @@
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bench images prereqs lint check-leftovers
+.PHONY: run test bench loadtest images prereqs lint check-leftovers
 
 run: images
 	$(CARGO) build --release -p snipbox
@@ -38,3 +38,8 @@ check-leftovers:
 bench: images
 	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin bench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/bench
+
+# 2000 mixed requests, some hostile, at concurrency 32 (see README).
+loadtest: images
+	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin loadtest
+	SNIPBOX_BIN=target/release/snipbox ./target/release/loadtest

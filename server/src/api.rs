@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,6 +13,7 @@ use snipbox_wire::api::{ExecRequest, ExecResponse, SandboxInfo};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::access::{Access, Refusal};
 use crate::config::Config;
 use crate::exec::{ExecError, Executor};
 use crate::metrics::Metrics;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub exec: Arc<Executor>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<crate::check::Cached>,
+    pub access: Arc<Access>,
 }
 
 /// The whole HTTP application.
@@ -129,6 +131,23 @@ impl From<ExecError> for ApiError {
     }
 }
 
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::RateLimited { retry_after, .. } => ApiError {
+                retry_after: Some(retry_after),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", r.to_string())
+            },
+            Refusal::Origin(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", r.to_string())
+            }
+            Refusal::BadKey => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bad_api_key", r.to_string())
+            }
+        }
+    }
+}
+
 /// `axum::Json`, rejecting in the API's JSON error shape.
 #[derive(FromRequest)]
 #[from_request(via(Json), rejection(ApiError))]
@@ -136,8 +155,23 @@ pub struct ApiJson<T>(pub T);
 
 async fn exec(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<ExecRequest>,
 ) -> Result<Json<ExecResponse>, ApiError> {
+    if let Err(refusal) = state.access.check(peer.ip(), &headers) {
+        let reason = match refusal {
+            Refusal::RateLimited { .. } => "rate_limited",
+            Refusal::Origin(_) => "origin_not_allowed",
+            Refusal::BadKey => "bad_api_key",
+        };
+        state
+            .metrics
+            .rejected
+            .get_or_create(&crate::metrics::ReasonLabels { reason })
+            .inc();
+        return Err(refusal.into());
+    }
     Ok(Json(state.exec.exec(req).await?))
 }
 

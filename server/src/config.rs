@@ -83,7 +83,8 @@ pub struct Config {
     /// Warm containers per sandbox, overriding every sandbox's `pool`.
     #[arg(long, env = "SNIPBOX_POOL", global = true)]
     pub pool: Option<usize>,
-    /// Origins allowed by CORS, comma-separated; `*` allows any.
+    /// Page origins allowed to run code, comma-separated; `*` allows any.
+    /// Used for CORS, and a request whose Origin is not listed gets 403.
     #[arg(
         long,
         env = "SNIPBOX_CORS_ORIGINS",
@@ -92,6 +93,31 @@ pub struct Config {
         global = true
     )]
     pub cors_origins: Vec<String>,
+    /// Runs per minute per client IP (a token bucket); 0 turns the limit off.
+    #[arg(long, env = "SNIPBOX_RATE_LIMIT", default_value_t = 60, global = true)]
+    pub rate_limit: u32,
+    /// Runs a client may make at once before the per-minute rate applies.
+    #[arg(long, env = "SNIPBOX_RATE_BURST", default_value_t = 10, global = true)]
+    pub rate_burst: u32,
+    /// Proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For
+    /// names the client; nobody else's is believed.
+    #[arg(
+        long,
+        env = "SNIPBOX_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// API keys (comma-separated): `Authorization: Bearer KEY` lifts the
+    /// rate limit and the origin check.
+    #[arg(
+        long,
+        env = "SNIPBOX_API_KEYS",
+        value_delimiter = ',',
+        global = true,
+        hide_env_values = true
+    )]
+    pub api_keys: Vec<String>,
     /// On SIGTERM, how long runs in flight may take to finish, in ms.
     #[arg(
         long,

@@ -6,6 +6,7 @@
 //! the sandbox definitions, [`files`] checks a request's files, [`limits`]
 //! bounds concurrency, [`metrics`] counts.
 
+pub mod access;
 pub mod api;
 pub mod check;
 pub mod config;
@@ -59,6 +60,7 @@ pub async fn serve(
             ),
         }
     }
+    let access = Arc::new(access::Access::from_config(&config)?);
     let metrics = Arc::new(Metrics::new());
     let admission = Admission::new(config.max_runs(), config.max_queue, metrics.clone());
     let file_limits = FileLimits {
@@ -77,9 +79,18 @@ pub async fn serve(
             exec: exec.clone(),
             metrics,
             health: Default::default(),
+            access: access.clone(),
         },
         &config,
     );
+
+    let pruning = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            access.prune();
+        }
+    });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -89,9 +100,12 @@ pub async fn serve(
     let stop = tokio_util::sync::CancellationToken::new();
     let graceful = stop.clone().cancelled_owned();
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(graceful)
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful)
+        .await
     });
     tokio::select! {
         () = shutdown => {}
@@ -113,6 +127,7 @@ pub async fn serve(
         server.abort();
         let _ = server.await;
     }
+    pruning.abort();
     exec.shutdown().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,6 +1,7 @@
 //! End-to-end tests against the real server and the real Docker engine.
 //! One binary with topical modules keeps link times down.
 
+mod abuse;
 mod api;
 mod hostile;
 mod lifecycle;

@@ -1,0 +1,249 @@
+//! Who may run code: a per-client rate limit (token bucket by IP), an
+//! optional allow-list of page origins, and API keys that lift both.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, ORIGIN};
+use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
+use ipnet::IpNet;
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+
+/// Why a client may not run code now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("too many runs from {client}: retry in {retry_after} s")]
+    RateLimited { client: IpAddr, retry_after: u64 },
+    #[error("pages from {0} may not run code on this server")]
+    Origin(String),
+    #[error("the API key is not valid")]
+    BadKey,
+}
+
+pub struct Access {
+    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    trusted_proxies: Vec<IpNet>,
+    /// `None`: any origin.
+    origins: Option<Vec<String>>,
+    api_keys: Vec<String>,
+}
+
+impl Access {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let limiter = NonZeroU32::new(config.rate_limit).map(|per_minute| {
+            let burst = NonZeroU32::new(config.rate_burst).unwrap_or(NonZeroU32::MIN);
+            DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))
+        });
+        let trusted_proxies = config
+            .trusted_proxies
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "--trusted-proxies: {s:?} is not an IP address or a CIDR range"
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let origins = (!config.cors_origins.iter().any(|o| o == "*")).then(|| {
+            config
+                .cors_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_string())
+                .collect()
+        });
+        let api_keys = config
+            .api_keys
+            .iter()
+            .filter(|k| !k.is_empty())
+            .cloned()
+            .collect();
+        Ok(Access {
+            limiter,
+            trusted_proxies,
+            origins,
+            api_keys,
+        })
+    }
+
+    /// The client's address: the peer, or, when the peer is a trusted proxy,
+    /// the nearest untrusted address in `X-Forwarded-For`.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
+        let mut client = peer;
+        let hops = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        for hop in hops.into_iter().rev() {
+            if !trusted(&client) {
+                break;
+            }
+            client = hop;
+        }
+        client
+    }
+
+    /// Lets the request run, or says why not. A valid API key lifts the
+    /// rate limit and the origin check; an invalid one is refused.
+    pub fn check(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), Refusal> {
+        if let Some(auth) = headers.get(AUTHORIZATION) {
+            let key = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if self
+                .api_keys
+                .iter()
+                .any(|k| bool::from(k.as_bytes().ct_eq(key.as_bytes())))
+            {
+                return Ok(());
+            }
+            if !self.api_keys.is_empty() {
+                return Err(Refusal::BadKey);
+            }
+        }
+        // Browsers always send Origin with a cross-origin POST; tools that
+        // send none are not pages, and the rate limit still applies to them.
+        if let (Some(allowed), Some(origin)) = (&self.origins, headers.get(ORIGIN)) {
+            let origin = origin.to_str().unwrap_or_default();
+            if !allowed.iter().any(|o| o == origin) {
+                return Err(Refusal::Origin(origin.to_string()));
+            }
+        }
+        if let Some(limiter) = &self.limiter {
+            let client = self.client_ip(peer, headers);
+            if let Err(not_until) = limiter.check_key(&client) {
+                let wait = not_until.wait_time_from(limiter.clock().now());
+                return Err(Refusal::RateLimited {
+                    client,
+                    retry_after: wait.as_secs().max(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets clients whose buckets are full again, so that memory stays
+    /// bounded by the clients of the last minutes.
+    pub fn prune(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn access(args: &[&str]) -> Access {
+        let cli =
+            crate::config::Cli::parse_from(std::iter::once("snipbox").chain(args.iter().copied()));
+        Access::from_config(&cli.config).unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+            .collect()
+    }
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+
+    #[test]
+    fn the_burst_then_the_rate_apply_per_client() {
+        let a = access(&["--rate-limit", "60", "--rate-burst", "2"]);
+        let none = HeaderMap::new();
+        assert!(a.check(PEER, &none).is_ok());
+        assert!(a.check(PEER, &none).is_ok());
+        assert!(matches!(
+            a.check(PEER, &none),
+            Err(Refusal::RateLimited { retry_after: 1, .. })
+        ));
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(
+            a.check(other, &none).is_ok(),
+            "another client has its own bucket"
+        );
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let xff = headers(&[("x-forwarded-for", "203.0.113.7, 10.0.0.2")]);
+        let untrusted = access(&[]);
+        assert_eq!(untrusted.client_ip(PEER, &xff), PEER);
+        let one = access(&["--trusted-proxies", "127.0.0.1"]);
+        assert_eq!(
+            one.client_ip(PEER, &xff),
+            "10.0.0.2".parse::<IpAddr>().unwrap()
+        );
+        let both = access(&["--trusted-proxies", "127.0.0.0/8,10.0.0.0/8"]);
+        assert_eq!(
+            both.client_ip(PEER, &xff),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn origins_outside_the_list_are_refused() {
+        let a = access(&[
+            "--cors-origins",
+            "https://docs.example,https://blog.example/",
+        ]);
+        assert!(
+            a.check(PEER, &headers(&[("origin", "https://docs.example")]))
+                .is_ok()
+        );
+        assert!(
+            a.check(PEER, &headers(&[("origin", "https://blog.example")]))
+                .is_ok()
+        );
+        assert_eq!(
+            a.check(PEER, &headers(&[("origin", "https://evil.example")])),
+            Err(Refusal::Origin("https://evil.example".into()))
+        );
+        assert!(
+            a.check(PEER, &HeaderMap::new()).is_ok(),
+            "no Origin: not a page"
+        );
+    }
+
+    #[test]
+    fn an_api_key_lifts_the_limits_and_a_wrong_one_is_refused() {
+        let a = access(&[
+            "--rate-limit",
+            "1",
+            "--rate-burst",
+            "1",
+            "--api-keys",
+            "k1,k2",
+            "--cors-origins",
+            "https://a.example",
+        ]);
+        let good = headers(&[
+            ("authorization", "Bearer k2"),
+            ("origin", "https://evil.example"),
+        ]);
+        for _ in 0..5 {
+            assert!(a.check(PEER, &good).is_ok());
+        }
+        assert_eq!(
+            a.check(PEER, &headers(&[("authorization", "Bearer nope")])),
+            Err(Refusal::BadKey)
+        );
+    }
+}
