@@ -21,6 +21,11 @@ fn main() -> ExitCode {
     // /proc/1/fd and ptrace, so it cannot write frames in our name.
     // SAFETY: prctl with PR_SET_DUMPABLE only changes a flag of this process.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // `docker stop` (or the engine shutting down) sends SIGTERM to PID 1,
+    // which ignores it unless handled: end at once instead of after the
+    // engine's 10 s grace.
+    // SAFETY: the handler only calls async-signal-safe functions.
+    unsafe { libc::signal(libc::SIGTERM, on_sigterm as *const () as libc::sighandler_t) };
 
     let mut out = io::stdout().lock();
     if Frame::Ready
@@ -282,6 +287,14 @@ fn kill_all(pgid: libc::pid_t) {
         if libc::getpid() == 1 {
             libc::kill(-1, libc::SIGKILL);
         }
+    }
+}
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    // SAFETY: kill and _exit are async-signal-safe.
+    unsafe {
+        libc::kill(-1, libc::SIGKILL);
+        libc::_exit(143);
     }
 }
 

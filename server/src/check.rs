@@ -79,18 +79,12 @@ pub async fn run(engine: &Engine, catalog: &Catalog) -> Vec<Finding> {
     findings
 }
 
-/// The check's result, recomputed at most every few seconds: health probes
+/// The health answer: the engine is pinged every time (one cheap call),
+/// the full check at most every few seconds while it passes; health probes
 /// come before every run of some widgets and must stay cheap.
+#[derive(Default)]
 pub struct Cached {
-    last: Mutex<Option<(Instant, Option<String>)>>,
-}
-
-impl Default for Cached {
-    fn default() -> Self {
-        Cached {
-            last: Mutex::new(None),
-        }
-    }
+    passed_at: Mutex<Option<Instant>>,
 }
 
 impl Cached {
@@ -98,17 +92,23 @@ impl Cached {
 
     /// `None` when all is well, else the first error.
     pub async fn first_error(&self, engine: &Engine, catalog: &Catalog) -> Option<String> {
-        if let Some((at, result)) = self.last.lock().expect("not poisoned").as_ref()
-            && at.elapsed() < Self::FRESH
-        {
-            return result.clone();
+        if let Err(e) = engine.ping().await {
+            return Some(e.to_string());
         }
-        let result = run(engine, catalog)
+        if self
+            .passed_at
+            .lock()
+            .expect("not poisoned")
+            .is_some_and(|at| at.elapsed() < Self::FRESH)
+        {
+            return None;
+        }
+        let error = run(engine, catalog)
             .await
             .into_iter()
             .find(|f| f.level == Level::Error)
             .map(|f| f.message);
-        *self.last.lock().expect("not poisoned") = Some((Instant::now(), result.clone()));
-        result
+        *self.passed_at.lock().expect("not poisoned") = error.is_none().then(Instant::now);
+        error
     }
 }

@@ -64,11 +64,16 @@ pub enum EngineError {
 
 impl EngineError {
     /// Whether the engine or its images are the problem (503), rather than
-    /// something about this one run (500).
+    /// something about this one run (500). A container that vanishes
+    /// mid-run means the engine went away or someone removed it.
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            Self::Unreachable { .. } | Self::PermissionDenied(_) | Self::ImageMissing { .. }
+            Self::Unreachable { .. }
+                | Self::PermissionDenied(_)
+                | Self::ImageMissing { .. }
+                | Self::Refused { .. }
+                | Self::Lost { .. }
         )
     }
 }

@@ -94,3 +94,55 @@ async fn start_up_removes_what_a_killed_server_left() {
     let r = second.exec(&request("shell", "echo back")).await;
     assert_eq!(r.stdout, "back\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_answers_every_request_and_leaves_nothing() {
+    let server = Server::start(&[("SNIPBOX_SHUTDOWN_GRACE_MS", "8000")]);
+    let runs: Vec<_> = (0..12)
+        .map(|i| {
+            let url = server.url("/v1/exec");
+            tokio::spawn(async move {
+                let code = format!("sleep 1; echo run {i}");
+                client()
+                    .post(url)
+                    .json(&request("shell", &code))
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let instance = server.instance.clone();
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(12)))
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let mut finished = 0;
+    for (i, run) in runs.into_iter().enumerate() {
+        // Each request was accepted before the signal: it finishes, or (if
+        // still queued when the listener closed) gets a JSON error.
+        let resp = run.await.unwrap().expect("every request is answered");
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.expect("JSON");
+        if status == 200 {
+            assert_eq!(body["stdout"], format!("run {i}\n"), "{body}");
+            finished += 1;
+        } else {
+            assert_eq!(body["ok"], false, "{status}: {body}");
+        }
+    }
+    assert_eq!(
+        finished, 12,
+        "runs in flight finish within the grace period"
+    );
+    assert!(eventually(Duration::from_secs(5), || containers(&format!(
+        "snipbox.instance={instance}"
+    ))
+    .is_empty()));
+}

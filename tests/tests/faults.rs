@@ -1,0 +1,319 @@
+//! Engine faults, on a Docker engine of the test's own (its own socket,
+//! data root, exec root and pid file, no bridge), so that stopping it does
+//! not disturb anything else: the engine dying mid-run and coming back, and
+//! a sandbox image deleted while serving.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use snipbox_tests::{Server, client, eventually, request, root};
+
+/// A dockerd of the test's own.
+struct Engine {
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Engine {
+    fn start() -> Engine {
+        let dir = PathBuf::from(format!(
+            "/tmp/sbx-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut engine = Engine { dir, child: None };
+        engine.restart();
+        engine.load("snipbox/shell:latest");
+        engine
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.dir.join("docker.sock").display())
+    }
+
+    fn docker(&self) -> Command {
+        let mut cmd = Command::new("docker");
+        cmd.env("DOCKER_HOST", self.host());
+        cmd
+    }
+
+    fn answers(&self) -> bool {
+        self.docker()
+            .arg("info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Starts (again) on the same folders.
+    fn restart(&mut self) {
+        let d = &self.dir;
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(d.join("dockerd.log"))
+            .unwrap();
+        let child = Command::new("dockerd")
+            .arg("--host")
+            .arg(self.host())
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("dockerd starts");
+        self.child = Some(child);
+        assert!(
+            eventually(Duration::from_secs(30), || self.answers()),
+            "the test engine did not start"
+        );
+    }
+
+    /// The engine stops, as with `systemctl stop docker`: it stops its
+    /// containers and exits.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill only sends a signal to our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+
+    /// Copies an image from the machine's engine into this one.
+    fn load(&self, image: &str) {
+        let mut save = Command::new("docker")
+            .args(["save", image])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = self
+            .docker()
+            .arg("load")
+            .stdin(save.stdout.take().unwrap())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(
+            status.success() && save.wait().unwrap().success(),
+            "cannot load {image}"
+        );
+    }
+
+    fn containers(&self, instance: &str) -> Vec<String> {
+        let out = self
+            .docker()
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=snipbox.instance={instance}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            // Remove what is left, stop, and clean the folders.
+            if let Ok(out) = self.docker().args(["ps", "-aq"]).output() {
+                let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect();
+                if !ids.is_empty() {
+                    let _ = self.docker().arg("rm").arg("-f").args(&ids).output();
+                }
+            }
+            if let Some(child) = &self.child {
+                // SAFETY: kill only sends a signal to our own child.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            }
+            if let Some(mut child) = self.child.take() {
+                let _ = child.wait();
+            }
+        }
+        let _ = Command::new("umount")
+            .arg("-R")
+            .arg(self.dir.join("exec"))
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A sandboxes folder with only the shell sandbox, the one image the test
+/// engine has.
+fn shell_only(dir: &Path) -> PathBuf {
+    let sandboxes = dir.join("sandboxes");
+    std::fs::create_dir_all(sandboxes.join("shell")).unwrap();
+    for file in ["defaults.toml", "shell/sandbox.toml", "shell/Dockerfile"] {
+        std::fs::copy(root().join("sandboxes").join(file), sandboxes.join(file)).unwrap();
+    }
+    sandboxes
+}
+
+async fn health(server: &Server) -> (u16, Value) {
+    let resp = client().get(server.url("/v1/health")).send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn engine_stopping_mid_run_gets_a_prompt_503_and_the_server_recovers_by_itself() {
+    let mut engine = Engine::start();
+    let sandboxes = shell_only(&engine.dir);
+    let host = engine.host();
+    let server = Server::start(&[
+        ("DOCKER_HOST", &host),
+        ("SNIPBOX_SANDBOXES", sandboxes.to_str().unwrap()),
+        ("SNIPBOX_POOL", "1"),
+    ]);
+    assert_eq!(health(&server).await.0, 200);
+    assert!(
+        eventually(Duration::from_secs(20), || engine
+            .containers(&server.instance)
+            .len()
+            == 1),
+        "pool did not fill"
+    );
+
+    let in_flight = tokio::spawn({
+        let url = server.url("/v1/exec");
+        async move {
+            client()
+                .post(url)
+                .json(&request("shell", "sleep 4; echo done"))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    engine.stop();
+    let started = std::time::Instant::now();
+    let resp = in_flight.await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "docker_unavailable", "{body}");
+
+    // Degraded, and says why; new runs get 503 too, promptly.
+    let (status, body) = health(&server).await;
+    assert_eq!(status, 503);
+    assert!(body["docker"].as_str().unwrap().contains(&host), "{body}");
+    let resp = client()
+        .post(server.url("/v1/exec"))
+        .json(&request("shell", "echo hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+
+    // The engine returns: no server restart needed.
+    engine.restart();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if health(&server).await.0 == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "health did not recover");
+    let r = server.exec(&request("shell", "echo back")).await;
+    assert_eq!(r.stdout, "back\n", "{r:?}");
+    assert!(
+        eventually(Duration::from_secs(30), || engine
+            .containers(&server.instance)
+            .len()
+            == 1),
+        "the pool did not refill to exactly its size: {:?}",
+        engine.containers(&server.instance)
+    );
+    let instance = server.instance.clone();
+    server.stop(Duration::from_secs(20));
+    assert!(eventually(Duration::from_secs(10), || engine
+        .containers(&instance)
+        .is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_image_deleted_while_serving_gets_503_naming_it() {
+    let engine = Engine::start();
+    let sandboxes = shell_only(&engine.dir);
+    let server = Server::start(&[
+        ("DOCKER_HOST", &engine.host()),
+        ("SNIPBOX_SANDBOXES", sandboxes.to_str().unwrap()),
+        ("SNIPBOX_POOL", "0"),
+    ]);
+    assert_eq!(
+        server.exec(&request("shell", "echo before")).await.stdout,
+        "before\n"
+    );
+    let out = engine
+        .docker()
+        .args(["rmi", "-f", "snipbox/shell:latest"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let resp = client()
+        .post(server.url("/v1/exec"))
+        .json(&request("shell", "echo after"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "image_missing", "{body}");
+    let message = body["stderr"].as_str().unwrap();
+    assert!(
+        message.contains("snipbox/shell:latest") && message.contains("make images"),
+        "{message}"
+    );
+    let (status, health) = health(&server).await;
+    assert_eq!(status, 503);
+    assert!(
+        health["docker"]
+            .as_str()
+            .unwrap()
+            .contains("snipbox/shell:latest"),
+        "{health}"
+    );
+
+    let instance = server.instance.clone();
+    server.stop(Duration::from_secs(20));
+    assert!(
+        eventually(Duration::from_secs(10), || engine
+            .containers(&instance)
+            .is_empty()),
+        "left: {:?}",
+        engine
+            .docker()
+            .args(["ps", "-a"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    );
+}
