@@ -104,6 +104,8 @@ impl ContainerSpec {
                 (sandbox.workdir.clone(), tmpfs("exec")),
                 ("/tmp".to_string(), tmpfs("noexec")),
             ])),
+            // /dev/shm is writable too: as small as the scratch space.
+            shm_size: Some((l.tmpfs_mb * 1024 * 1024) as i64),
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),
             pids_limit: Some(l.pids),

@@ -228,4 +228,48 @@ mod tests {
             Err(FilesError::TooLarge { .. })
         ));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn segment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("..".to_string()),
+                Just(".".to_string()),
+                Just(String::new()),
+                "[a-z._-]{1,4}"
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn an_accepted_name_stays_inside_the_work_dir(name in "\\PC{0,40}") {
+                if check_name(&name).is_ok() {
+                    let path = std::path::Path::new(&name);
+                    prop_assert!(path.is_relative());
+                    prop_assert!(path.components().all(|c| matches!(c, std::path::Component::Normal(_))));
+                    prop_assert!(!name.contains('\0'));
+                }
+            }
+
+            #[test]
+            fn a_path_is_accepted_exactly_when_every_segment_is_plain(parts in prop::collection::vec(segment(), 1..10)) {
+                let name = parts.join("/");
+                let plain = parts.len() <= 8 && parts.iter().all(|p| !p.is_empty() && p != "." && p != "..");
+                prop_assert_eq!(check_name(&name).is_ok(), plain, "{:?}", name);
+            }
+
+            #[test]
+            fn any_file_map_is_answered_without_panicking(
+                files in prop::collection::btree_map("\\PC{0,12}", "(data:[a-z/;,=+]{0,20})?\\PC{0,30}", 0..8)
+            ) {
+                // Refusals are fine; an answer must hold to the rules.
+                if let Ok(out) = prepare(&files, "main.py", LIMITS) {
+                    prop_assert_eq!(&out[0].0, "main.py");
+                    prop_assert!(out.iter().all(|(n, b)| check_name(n).is_ok() && b.len() <= LIMITS.max_file_bytes));
+                }
+            }
+        }
+    }
 }

@@ -61,7 +61,7 @@ async fn shutdown_finishes_runs_in_flight_and_removes_every_container() {
     assert!(containers(&format!("snipbox.instance={instance}")).is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn start_up_removes_what_a_killed_server_left() {
     let first = Server::start(&[("SNIPBOX_POOL", "1")]);
     assert!(
@@ -82,6 +82,21 @@ async fn start_up_removes_what_a_killed_server_left() {
         .output()
         .unwrap();
     assert!(created.status.success());
+    // Under load: runs in flight when the server dies.
+    for _ in 0..4 {
+        let url = first.url("/v1/exec");
+        tokio::spawn(async move {
+            client()
+                .post(url)
+                .json(&request("shell", "sleep 4"))
+                .send()
+                .await
+        });
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || first.containers().len() >= 7),
+        "runs did not start"
+    );
     // SAFETY: kill only sends a signal to our own child.
     unsafe { libc::kill(first.pid() as libc::pid_t, libc::SIGKILL) };
     std::mem::forget(first);

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod api;
+mod exploits;
 mod hostile;
 mod lifecycle;
 mod pool;
