@@ -187,7 +187,7 @@ async fn health(State(state): State<AppState>) -> Response {
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, HeaderValue::from(5))],
-            Json(serde_json::json!({"status": "unavailable", "docker": e.to_string()})),
+            Json(serde_json::json!({"status": "degraded", "docker": e.to_string()})),
         )
             .into_response(),
     }

@@ -141,6 +141,25 @@ impl Server {
         containers(&format!("snipbox.instance={}", self.instance))
     }
 
+    /// Starts a run in the background, as a client would.
+    pub fn spawn_exec(
+        &self,
+        req: ExecRequest,
+    ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+        let url = self.url("/v1/exec");
+        tokio::spawn(async move { client().post(url).json(&req).send().await })
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Posts `req` to `/v1/exec`.
     pub async fn exec(&self, req: &ExecRequest) -> ExecResponse {
         let resp = client()

@@ -189,21 +189,11 @@ async fn engine_stopping_mid_run_gets_a_prompt_503_and_the_server_recovers_by_it
         "pool did not fill"
     );
 
-    let in_flight = tokio::spawn({
-        let url = server.url("/v1/exec");
-        async move {
-            client()
-                .post(url)
-                .json(&request("shell", "sleep 4; echo done"))
-                .send()
-                .await
-                .unwrap()
-        }
-    });
+    let in_flight = server.spawn_exec(request("shell", "sleep 4; echo done"));
     tokio::time::sleep(Duration::from_millis(1000)).await;
     engine.stop();
     let started = std::time::Instant::now();
-    let resp = in_flight.await.unwrap();
+    let resp = in_flight.await.unwrap().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "answered after {:?}",
@@ -216,7 +206,11 @@ async fn engine_stopping_mid_run_gets_a_prompt_503_and_the_server_recovers_by_it
 
     // Degraded, and says why; new runs get 503 too, promptly.
     let (status, body) = health(&server).await;
-    assert_eq!(status, 503);
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (503, Some("degraded")),
+        "{body}"
+    );
     assert!(body["docker"].as_str().unwrap().contains(&host), "{body}");
     let resp = client()
         .post(server.url("/v1/exec"))

@@ -232,17 +232,7 @@ async fn a_full_server_answers_429_with_retry_after() {
         ("SNIPBOX_MAX_QUEUE", "0"),
         ("SNIPBOX_POOL", "0"),
     ]);
-    let slow = tokio::spawn({
-        let url = server.url("/v1/exec");
-        async move {
-            client()
-                .post(url)
-                .json(&request("shell", "sleep 3; echo done"))
-                .send()
-                .await
-                .unwrap()
-        }
-    });
+    let slow = server.spawn_exec(request("shell", "sleep 3; echo done"));
     // Wait until the slow run holds the only slot.
     assert!(snipbox_tests::eventually(
         Duration::from_secs(10),
@@ -257,14 +247,9 @@ async fn a_full_server_answers_429_with_retry_after() {
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "1");
     assert_error_shape(&resp.json().await.unwrap(), "busy");
-    let done: Value = slow.await.unwrap().json().await.unwrap();
+    let done: Value = slow.await.unwrap().unwrap().json().await.unwrap();
     assert_eq!(done["stdout"], "done\n");
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("snipbox_rejected_total{reason=\"busy\"} 1"),
         "{metrics}"

@@ -4,21 +4,16 @@
 use std::process::Command;
 use std::time::Duration;
 
-use snipbox_tests::{Server, client, containers, eventually, request};
+use snipbox_tests::{Server, containers, eventually, request};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_disconnects_mid_run_leaves_no_container() {
     let server = Server::start(&[("SNIPBOX_POOL", "0")]);
-    let run = tokio::spawn({
-        let url = server.url("/v1/exec");
-        async move {
-            client()
-                .post(url)
-                .json(&request("python", "import time\ntime.sleep(4)"))
-                .send()
-                .await
-        }
-    });
+    let run = server.spawn_exec(request(
+        "python",
+        "import time
+time.sleep(4)",
+    ));
     assert!(
         eventually(Duration::from_secs(10), || server.containers().len() == 1),
         "the run never started"
@@ -39,25 +34,19 @@ async fn shutdown_finishes_runs_in_flight_and_removes_every_container() {
         eventually(Duration::from_secs(60), || server.containers().len() >= 10),
         "pools did not fill"
     );
-    let run = tokio::spawn({
-        let url = server.url("/v1/exec");
-        async move {
-            let resp = client()
-                .post(url)
-                .json(&request("shell", "sleep 2; echo finished"))
-                .send()
-                .await
-                .unwrap();
-            resp.json::<serde_json::Value>().await.unwrap()
-        }
-    });
+    let run = server.spawn_exec(request("shell", "sleep 2; echo finished"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let instance = server.instance.clone();
     let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(15)))
         .await
         .unwrap();
     assert!(status.success(), "exit status {status}");
-    assert_eq!(run.await.unwrap()["stdout"], "finished\n");
+    let answer: serde_json::Value = run.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(
+        answer["stdout"],
+        "finished
+"
+    );
     assert!(containers(&format!("snipbox.instance={instance}")).is_empty());
 }
 
@@ -84,14 +73,7 @@ async fn start_up_removes_what_a_killed_server_left() {
     assert!(created.status.success());
     // Under load: runs in flight when the server dies.
     for _ in 0..4 {
-        let url = first.url("/v1/exec");
-        tokio::spawn(async move {
-            client()
-                .post(url)
-                .json(&request("shell", "sleep 4"))
-                .send()
-                .await
-        });
+        first.spawn_exec(request("shell", "sleep 4"));
     }
     assert!(
         eventually(Duration::from_secs(10), || first.containers().len() >= 7),
@@ -114,17 +96,7 @@ async fn start_up_removes_what_a_killed_server_left() {
 async fn sigterm_under_load_answers_every_request_and_leaves_nothing() {
     let server = Server::start(&[("SNIPBOX_SHUTDOWN_GRACE_MS", "8000")]);
     let runs: Vec<_> = (0..12)
-        .map(|i| {
-            let url = server.url("/v1/exec");
-            tokio::spawn(async move {
-                let code = format!("sleep 1; echo run {i}");
-                client()
-                    .post(url)
-                    .json(&request("shell", &code))
-                    .send()
-                    .await
-            })
-        })
+        .map(|i| server.spawn_exec(request("shell", &format!("sleep 1; echo run {i}"))))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let instance = server.instance.clone();

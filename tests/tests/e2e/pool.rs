@@ -65,12 +65,7 @@ async fn the_pool_refills_after_runs() {
         eventually(Duration::from_secs(20), || warm(&server, "python") == 2),
         "pool did not refill"
     );
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("snipbox_warm_containers{sandbox=\"python\"} 2"),
         "{metrics}"
