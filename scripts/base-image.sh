@@ -3,18 +3,14 @@
 # Tries the registry first; where there is none, bootstraps the same Debian
 # release with debootstrap and imports it under the same name.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 image=${1:-debian:bookworm-slim}
 suite=${image#debian:}
 suite=${suite%-slim}
 
-if docker image inspect "$image" >/dev/null 2>&1; then
-  exit 0
-fi
-echo "base image $image is missing: trying to pull it"
-if docker pull "$image" >/dev/null 2>&1; then
-  exit 0
-fi
+image_present_or_pulled "$image" "base image" && exit 0
 echo "cannot pull $image: bootstrapping Debian $suite with debootstrap and importing it as $image"
 if ! command -v debootstrap >/dev/null 2>&1; then
   echo "debootstrap is not installed: installing it with apt-get"

@@ -43,11 +43,12 @@ command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 target=x86_64-unknown-linux-musl
 rustup target list --installed | grep -qx "$target" || { echo "adding the Rust target $target"; rustup target add "$target"; }
 
-# The tests also drive a socket proxy (haproxy) and validate the compose
-# files (docker-compose).
+# The tests also drive a socket proxy (haproxy), validate the compose files
+# (docker-compose) and give a Docker engine of their own a bridge (ip).
 if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 fi

@@ -3,16 +3,12 @@
 # Tries the registry first; where there is none, makes an image of the same
 # name from the Debian base and this machine's own Rust toolchain.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 image=${1:-rust:1-bookworm}
-if docker image inspect "$image" >/dev/null 2>&1; then
-  exit 0
-fi
-echo "build image $image is missing: trying to pull it"
-if docker pull "$image" >/dev/null 2>&1; then
-  exit 0
-fi
+image_present_or_pulled "$image" "build image" && exit 0
 echo "cannot pull $image: making it from debian:bookworm-slim and the local toolchain ($(rustc --version))"
 scripts/base-image.sh debian:bookworm-slim
 sysroot=$(rustc --print sysroot)

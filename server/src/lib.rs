@@ -3,8 +3,9 @@
 //!
 //! Layers, from the outside in: [`api`] (HTTP) → [`exec`] (one run) →
 //! [`pool`] and [`engine`] (containers, through bollard). [`sandbox`] loads
-//! the sandbox definitions, [`files`] checks a request's files, [`limits`]
-//! bounds concurrency, [`metrics`] counts.
+//! the sandbox definitions, [`files`] checks a request's files, [`access`]
+//! decides who may run code, [`limits`] bounds concurrency, [`check`] finds
+//! what keeps runs from working, [`metrics`] counts.
 
 pub mod access;
 pub mod api;
@@ -42,6 +43,7 @@ pub async fn serve(
     if let Some(size) = config.pool {
         catalog.set_pool(size);
     }
+    let access = Arc::new(access::Access::from_config(&config)?);
     let engine = Arc::new(Engine::new(&config.instance));
     match engine.sweep().await {
         Ok(0) => {}
@@ -60,7 +62,6 @@ pub async fn serve(
             ),
         }
     }
-    let access = Arc::new(access::Access::from_config(&config)?);
     let metrics = Arc::new(Metrics::new());
     let admission = Admission::new(config.max_runs(), config.max_queue, metrics.clone());
     let file_limits = FileLimits {

@@ -160,14 +160,19 @@ impl Server {
             .expect("text")
     }
 
-    /// Posts `req` to `/v1/exec`.
-    pub async fn exec(&self, req: &ExecRequest) -> ExecResponse {
-        let resp = client()
+    /// Posts `req` to `/v1/exec` and returns the raw answer.
+    pub async fn post_exec(&self, req: &ExecRequest) -> reqwest::Response {
+        client()
             .post(self.url("/v1/exec"))
             .json(req)
             .send()
             .await
-            .expect("request sent");
+            .expect("request sent")
+    }
+
+    /// Posts `req` to `/v1/exec` and expects a 200 with the API's JSON.
+    pub async fn exec(&self, req: &ExecRequest) -> ExecResponse {
+        let resp = self.post_exec(req).await;
         let status = resp.status();
         let body = resp.text().await.expect("body");
         assert!(status.is_success(), "status {status}: {body}");

@@ -1,6 +1,6 @@
 //! Engine faults, on a Docker engine of the test's own (its own socket,
-//! data root, exec root and pid file, no bridge), so that stopping it does
-//! not disturb anything else: the engine dying mid-run and coming back, and
+//! data root, exec root, pid file and bridge), so that stopping it does not
+//! disturb anything else: the engine stopping mid-run and coming back, and
 //! a sandbox image deleted while serving.
 
 use std::path::{Path, PathBuf};
@@ -13,17 +13,28 @@ use snipbox_tests::{Server, client, eventually, request, root};
 /// A dockerd of the test's own.
 struct Engine {
     dir: PathBuf,
+    /// Its bridge: `--bridge=none` would make dockerd delete the machine
+    /// engine's docker0, so it gets an (unused) bridge of its own.
+    bridge: String,
     child: Option<Child>,
 }
 
 impl Engine {
     fn start() -> Engine {
-        let dir = PathBuf::from(format!(
-            "/tmp/sbx-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..6]
-        ));
+        let id = uuid::Uuid::new_v4().simple().to_string()[..6].to_string();
+        let dir = PathBuf::from(format!("/tmp/sbx-{id}"));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut engine = Engine { dir, child: None };
+        let bridge = format!("sbx-{id}");
+        let made = Command::new("ip")
+            .args(["link", "add", &bridge, "type", "bridge"])
+            .status()
+            .unwrap();
+        assert!(made.success(), "cannot make bridge {bridge}");
+        let mut engine = Engine {
+            dir,
+            bridge,
+            child: None,
+        };
         engine.restart();
         engine.load("snipbox/shell:latest");
         engine
@@ -65,7 +76,8 @@ impl Engine {
             .arg(d.join("exec"))
             .arg("--pidfile")
             .arg(d.join("docker.pid"))
-            .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+            .arg(format!("--bridge={}", self.bridge))
+            .args(["--iptables=false", "--ip-masq=false"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -151,6 +163,9 @@ impl Drop for Engine {
             .arg(self.dir.join("exec"))
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
     }
 }
 
@@ -212,12 +227,7 @@ async fn engine_stopping_mid_run_gets_a_prompt_503_and_the_server_recovers_by_it
         "{body}"
     );
     assert!(body["docker"].as_str().unwrap().contains(&host), "{body}");
-    let resp = client()
-        .post(server.url("/v1/exec"))
-        .json(&request("shell", "echo hi"))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.post_exec(&request("shell", "echo hi")).await;
     assert_eq!(resp.status(), 503);
 
     // The engine returns: no server restart needed.
@@ -272,12 +282,7 @@ async fn a_sandbox_image_deleted_while_serving_gets_503_naming_it() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let resp = client()
-        .post(server.url("/v1/exec"))
-        .json(&request("shell", "echo after"))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.post_exec(&request("shell", "echo after")).await;
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().contains_key("retry-after"));
     let body: Value = resp.json().await.unwrap();

@@ -238,12 +238,7 @@ async fn a_full_server_answers_429_with_retry_after() {
         Duration::from_secs(10),
         || server.containers().len() == 1
     ));
-    let resp = client()
-        .post(server.url("/v1/exec"))
-        .json(&request("shell", "echo hi"))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.post_exec(&request("shell", "echo hi")).await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "1");
     assert_error_shape(&resp.json().await.unwrap(), "busy");

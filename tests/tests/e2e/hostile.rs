@@ -161,12 +161,7 @@ async fn path_traversal_file_names_are_rejected() {
     ] {
         let mut req = request("python", "print(1)");
         req.files.insert(name.into(), "x".into());
-        let resp = snipbox_tests::client()
-            .post(shared().url("/v1/exec"))
-            .json(&req)
-            .send()
-            .await
-            .unwrap();
+        let resp = snipbox_tests::shared().post_exec(&req).await;
         assert_eq!(resp.status(), 400, "{name:?}");
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(body["error"], "invalid_files", "{name:?}: {body}");
