@@ -167,6 +167,10 @@ async fn the_image_runs_code_as_a_non_root_user_in_the_socket_group() {
         server.logs()
     );
 
+    // The image's HEALTHCHECK command.
+    let healthy = docker(&["exec", &server.id, "snipbox", "health"]);
+    assert!(healthy.starts_with("200 OK"), "{healthy}");
+
     assert_eq!(server.stop(), "0", "{}", server.logs());
 }
 
@@ -193,6 +197,11 @@ async fn a_wrong_gid_is_explained_with_both_numbers_and_the_fix() {
             server.logs()
         );
     }
+    let probe = Command::new("docker")
+        .args(["exec", &server.id, "snipbox", "health"])
+        .output()
+        .unwrap();
+    assert!(!probe.status.success(), "the HEALTHCHECK must fail");
     // It stays up rather than crash-looping.
     let running = docker(&["inspect", "-f", "{{.State.Running}}", &server.id]);
     assert_eq!(running, "true");
