@@ -4,14 +4,15 @@
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bench loadtest images prereqs lint check-leftovers
+.PHONY: run test bench loadtest images widget prereqs lint check-leftovers
 
-run: images
+run: images widget
 	$(CARGO) build --release -p snipbox
 	./target/release/snipbox --listen $(LISTEN)
 
 test: images
 	scripts/prereqs.sh --test
+	$(MAKE) --no-print-directory widget
 	$(CARGO) build -p snipbox
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory check-leftovers
@@ -19,6 +20,15 @@ test: images
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p snipbox-widget --target wasm32-unknown-unknown -- -D warnings
+
+# The widget: static/widget/ gets the loader, the wasm, its JS glue and CSS.
+widget:
+	scripts/prereqs.sh --widget
+	$(CARGO) build -p snipbox-widget --target wasm32-unknown-unknown --profile widget
+	wasm-bindgen --target web --no-typescript --out-dir static/widget --out-name snipbox_widget \
+	  target/wasm32-unknown-unknown/widget/snipbox_widget.wasm
+	cp widget/snipbox.js widget/snipbox.css static/widget/
 
 images: prereqs
 	scripts/images.sh

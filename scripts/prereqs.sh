@@ -44,11 +44,29 @@ target=x86_64-unknown-linux-musl
 rustup target list --installed | grep -qx "$target" || { echo "adding the Rust target $target"; rustup target add "$target"; }
 
 # The tests also drive a socket proxy (haproxy), validate the compose files
-# (docker-compose) and give a Docker engine of their own a bridge (ip).
+# (docker-compose), give a Docker engine of their own a bridge (ip) and
+# drive a headless browser (chromium, chromedriver).
 if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+fi
+
+# The widget: the wasm target and the wasm-bindgen CLI of exactly the
+# version the widget's wasm-bindgen crate has in Cargo.lock.
+if [ "${1:-}" = "--widget" ] || [ "${1:-}" = "--test" ]; then
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+    echo "adding the Rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  }
+  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$(dirname "$0")/../Cargo.lock")
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+  if [ "$have" != "$want" ]; then
+    echo "installing wasm-bindgen-cli $want (the widget's wasm-bindgen version; found: ${have:-none})"
+    cargo install --quiet wasm-bindgen-cli --version "$want"
+  fi
 fi

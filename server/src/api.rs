@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use snipbox_wire::api::{ExecRequest, ExecResponse, SandboxInfo};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::access::{Access, Refusal};
 use crate::config::Config;
@@ -35,8 +36,15 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors(&config.cors_origins));
-    let statics =
-        ServeDir::new(&config.static_dir).not_found_service(axum::routing::any(not_found));
+    // Any page may load the widget (a module script is fetched with CORS).
+    let statics = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ))
+        .service(
+            ServeDir::new(&config.static_dir).not_found_service(axum::routing::any(not_found)),
+        );
     Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(metrics))

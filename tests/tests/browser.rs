@@ -1,0 +1,223 @@
+//! The widget in a real browser (headless Chromium through chromedriver),
+//! on a plain page of another origin, against the real server and sandboxes.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator, key::Key};
+use snipbox_tests::{Server, eventually, root};
+
+/// A process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// A page on its own origin (a static file server on another port).
+fn page(html: &str) -> (Process, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), html).unwrap();
+    let port = free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 serves the page");
+    assert!(eventually(Duration::from_secs(10), || listening(port)));
+    (
+        Process(child),
+        format!("http://127.0.0.1:{port}/index.html"),
+        dir,
+    )
+}
+
+async fn browser() -> (Process, Client, tempfile::TempDir) {
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts (make test installs it)");
+    assert!(eventually(Duration::from_secs(10), || listening(port)));
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", format!("--user-data-dir={}", profile.path().display())],
+        }),
+    );
+    let client = ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a browser session");
+    (Process(driver), client, profile)
+}
+
+/// Waits until the element's text satisfies `check`; returns the last text.
+async fn text_until(client: &Client, css: &str, check: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..150 {
+        if let Ok(el) = client.find(Locator::Css(css)).await {
+            last = el.text().await.unwrap_or_default();
+            if check(&last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: text never matched; last {last:?}");
+}
+
+#[tokio::test]
+async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
+    assert!(
+        root().join("static/widget/snipbox_widget_bg.wasm").exists(),
+        "the widget is not built: run `make widget` (make test does)"
+    );
+    let server = Server::start(&[]);
+    let html = format!(
+        r#"<!doctype html><meta charset="utf-8"><title>docs</title>
+<script type="module" src="{base}/widget/snipbox.js"></script>
+<snip-box id="one" sandbox="python">print(6 * 7)</snip-box>
+<div id="two"><pre data-sandbox="shell"><code>echo <span class="hl">hi</span>  there</code></pre></div>
+<div id="three"><pre data-snipbox><code data-sandbox="python">import sys<br>print("&lt;script&gt;alert(1)&lt;/script&gt;")<br>print("bad", file=sys.stderr)<br>sys.exit(2)</code></pre></div>"#,
+        base = server.base
+    );
+    let (_site, url, _dir) = page(&html);
+    let (_driver, client, _profile) = browser().await;
+    client.goto(&url).await.unwrap();
+
+    // Three kinds of blocks, each enhanced.
+    for _ in 0..100 {
+        if client
+            .find_all(Locator::Css(".snipbox-run"))
+            .await
+            .unwrap()
+            .len()
+            == 3
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        client
+            .find_all(Locator::Css(".snipbox-run"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Click Run: output and a status with the duration.
+    let code = client
+        .find(Locator::Css("#one .snipbox-code"))
+        .await
+        .unwrap();
+    assert_eq!(
+        code.prop("value").await.unwrap().as_deref(),
+        Some("print(6 * 7)")
+    );
+    client
+        .find(Locator::Css("#one .snipbox-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_until(&client, "#one .snipbox-stdout", |t| t == "42").await;
+    let status = text_until(&client, "#one .snipbox-status", |t| t.starts_with('✓')).await;
+    assert!(status.ends_with(" ms"), "{status}");
+
+    // The code text is kept exactly, highlighting markup dropped.
+    let code = client
+        .find(Locator::Css("#two .snipbox-code"))
+        .await
+        .unwrap();
+    assert_eq!(
+        code.prop("value").await.unwrap().as_deref(),
+        Some("echo hi  there")
+    );
+
+    // Edit, then Ctrl+Enter.
+    code.clear().await.unwrap();
+    code.send_keys("echo edited").await.unwrap();
+    code.send_keys(&format!("{}{}", Key::Control, Key::Enter))
+        .await
+        .unwrap();
+    text_until(&client, "#two .snipbox-stdout", |t| t == "edited").await;
+
+    // Reset restores the original.
+    client
+        .find(Locator::Css("#two .snipbox-reset"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let code = client
+        .find(Locator::Css("#two .snipbox-code"))
+        .await
+        .unwrap();
+    assert_eq!(
+        code.prop("value").await.unwrap().as_deref(),
+        Some("echo hi  there")
+    );
+
+    // A failing program: stderr and the exit shown as failure; program
+    // output that looks like HTML stays text.
+    client
+        .find(Locator::Css("#three .snipbox-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = text_until(&client, "#three .snipbox-status", |t| t.starts_with('✗')).await;
+    assert_eq!(status, "✗ exit 2");
+    text_until(&client, "#three .snipbox-stdout", |t| {
+        t == "<script>alert(1)</script>"
+    })
+    .await;
+    assert!(
+        client
+            .find_all(Locator::Css("#three .snipbox-stdout script"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stderr = text_until(&client, "#three .snipbox-stderr", |t| t.starts_with("bad")).await;
+    assert!(stderr.ends_with("(exit status 2)"), "{stderr}");
+
+    client.close().await.unwrap();
+}

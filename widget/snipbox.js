@@ -1,0 +1,21 @@
+// snipbox: <script type="module" src="https://HOST/widget/snipbox.js"></script>
+// turns the page's marked code blocks into runnable snippets. The code runs
+// on HOST unless the tag says otherwise (data-server="https://…") or the page
+// sets window.SNIPBOX_SERVER.
+import init, { mount } from "./snipbox_widget.js";
+
+const here = new URL(import.meta.url);
+const tag = [...document.querySelectorAll("script[src]")].find((s) => s.src === here.href);
+const server = tag?.dataset.server || window.SNIPBOX_SERVER || here.origin;
+
+const css = document.createElement("link");
+css.rel = "stylesheet";
+css.href = new URL("snipbox.css", here).href;
+document.head.append(css);
+
+await init({ module_or_path: new URL("snipbox_widget_bg.wasm", here) });
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", () => mount(server));
+} else {
+  mount(server);
+}
