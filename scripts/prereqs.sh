@@ -64,7 +64,7 @@ if [ "${1:-}" = "--widget" ] || [ "${1:-}" = "--test" ]; then
     rustup target add wasm32-unknown-unknown
   }
   want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$(dirname "$0")/../Cargo.lock")
-  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
   if [ "$have" != "$want" ]; then
     echo "installing wasm-bindgen-cli $want (the widget's wasm-bindgen version; found: ${have:-none})"
     cargo install --quiet wasm-bindgen-cli --version "$want"

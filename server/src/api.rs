@@ -37,11 +37,17 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors(&config.cors_origins));
     // Any page may load the widget (a module script is fetched with CORS).
+    // File names are not hashed: caches revalidate (Last-Modified) after 5 min.
     let statics = tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ))
+        .layer(tower_http::compression::CompressionLayer::new())
         .service(
             ServeDir::new(&config.static_dir).not_found_service(axum::routing::any(not_found)),
         );

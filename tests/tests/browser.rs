@@ -106,25 +106,31 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
     );
     let server = Server::start(&[]);
     let html = format!(
-        r#"<!doctype html><meta charset="utf-8"><title>docs</title>
+        r##"<!doctype html><meta charset="utf-8"><title>docs</title>
 <script type="module" src="{base}/widget/snipbox.js"></script>
 <snip-box id="one" sandbox="python">print(6 * 7)</snip-box>
 <div id="two"><pre data-sandbox="shell"><code>echo <span class="hl">hi</span>  there</code></pre></div>
-<div id="three"><pre data-snipbox><code data-sandbox="python">import sys<br>print("&lt;script&gt;alert(1)&lt;/script&gt;")<br>print("bad", file=sys.stderr)<br>sys.exit(2)</code></pre></div>"#,
+<div id="three"><pre data-snipbox><code data-sandbox="python">import sys<br>print("&lt;script&gt;alert(1)&lt;/script&gt;")<br>print("bad", file=sys.stderr)<br>sys.exit(2)</code></pre></div>
+<script>window.SNIPBOX = {{ selector: "pre > code[class*=language-]", languages: {{ sh: "shell" }} }};</script>
+<div id="four"><pre><code class="language-sh">read name; echo "hello $name"</code></pre></div>
+<span id="who" hidden>reader</span>
+<div id="five"><snip-box sandbox="shell" stdin="#who">read name; echo "stdin: $name"</snip-box></div>
+<div id="six"><snip-box sandbox="python">import time<br>time.sleep(30)</snip-box></div>"##,
         base = server.base
     );
     let (_site, url, _dir) = page(&html);
     let (_driver, client, _profile) = browser().await;
     client.goto(&url).await.unwrap();
 
-    // Three kinds of blocks, each enhanced.
+    // Every kind of block enhanced: custom element, opted-in pre>code,
+    // selector-enabled.
     for _ in 0..100 {
         if client
             .find_all(Locator::Css(".snipbox-run"))
             .await
             .unwrap()
             .len()
-            == 3
+            == 6
         {
             break;
         }
@@ -136,7 +142,7 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
             .await
             .unwrap()
             .len(),
-        3
+        6
     );
 
     // Click Run: output and a status with the duration.
@@ -219,5 +225,68 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
     let stderr = text_until(&client, "#three .snipbox-stderr", |t| t.starts_with("bad")).await;
     assert!(stderr.ends_with("(exit status 2)"), "{stderr}");
 
+    // Selector-enabled block: sandbox from the language class, through the
+    // page's mapping; a stdin attribute naming an element.
+    client
+        .find(Locator::Css("#four .snipbox-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_until(&client, "#four .snipbox-stdout", |t| t.trim_end() == "hello").await;
+    client
+        .find(Locator::Css("#five .snipbox-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_until(&client, "#five .snipbox-stdout", |t| t == "stdin: reader").await;
+
+    // Stop aborts a run in flight.
+    client
+        .find(Locator::Css("#six .snipbox-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_until(&client, "#six .snipbox-status", |t| t == "running…").await;
+    client
+        .find(Locator::Css("#six .snipbox-stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_until(&client, "#six .snipbox-status", |t| t == "stopped").await;
+
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_is_reported_as_unreachable() {
+    let server = Server::start(&[]);
+    let down = free_port();
+    let html = format!(
+        r#"<!doctype html><meta charset="utf-8">
+<script type="module" src="{base}/widget/snipbox.js" data-server="http://127.0.0.1:{down}"></script>
+<snip-box id="one" sandbox="python">print(1)</snip-box>"#,
+        base = server.base
+    );
+    let (_site, url, _dir) = page(&html);
+    let (_driver, client, _profile) = browser().await;
+    client.goto(&url).await.unwrap();
+    text_until(&client, "#one .snipbox-run", |t| t == "Run").await;
+    client
+        .find(Locator::Css("#one .snipbox-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = text_until(&client, "#one .snipbox-status", |t| t.starts_with('✗')).await;
+    assert!(status.contains("unreachable"), "{status}");
     client.close().await.unwrap();
 }
