@@ -26,7 +26,8 @@ lint:
 widget:
 	scripts/prereqs.sh --widget
 	$(CARGO) build -p snipbox-widget --target wasm32-unknown-unknown --profile widget
-	wasm-bindgen --target web --no-typescript --out-dir static/widget --out-name snipbox_widget \
+	wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+	  --out-dir static/widget --out-name snipbox_widget \
 	  target/wasm32-unknown-unknown/widget/snipbox_widget.wasm
 	cp widget/snipbox.js widget/snipbox.css static/widget/
 

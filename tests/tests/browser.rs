@@ -234,7 +234,10 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
         .click()
         .await
         .unwrap();
-    text_until(&client, "#four .snipbox-stdout", |t| t.trim_end() == "hello").await;
+    text_until(&client, "#four .snipbox-stdout", |t| {
+        t.trim_end() == "hello"
+    })
+    .await;
     client
         .find(Locator::Css("#five .snipbox-run"))
         .await
