@@ -6,20 +6,29 @@
 # The server runs as UID 10001, a member of a group whose GID is DOCKER_GID:
 # the GID that owns the host's docker.sock. It never runs as root. The
 # sandbox images are built on the host (`make images`); see docs/deploy.md.
+# The image carries the widget too, built here from source.
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+# The widget's toolchain: the wasm target, and the wasm-bindgen CLI of
+# exactly the version in Cargo.lock (a layer that stays cached).
+COPY Cargo.lock ./
+RUN (! command -v rustup >/dev/null || rustup target add wasm32-unknown-unknown) \
+ && cargo install --quiet --root /usr/local wasm-bindgen-cli --version \
+    "$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)"
+COPY Cargo.toml ./
 COPY wire wire
 COPY agent agent
 COPY server server
 COPY widget widget
 COPY tests tests
+COPY scripts/widget.sh scripts/widget.sh
 RUN cargo build --release --locked -p snipbox \
- && cp target/release/snipbox /snipbox
+ && cp target/release/snipbox /snipbox \
+ && scripts/widget.sh /widget
 
 FROM ${RUNTIME_IMAGE}
 ARG DOCKER_GID=999
@@ -30,6 +39,7 @@ RUN (getent group "${DOCKER_GID}" >/dev/null || groupadd --gid "${DOCKER_GID}" d
 COPY --from=build /snipbox /usr/local/bin/snipbox
 COPY sandboxes /app/sandboxes
 COPY static /app/static
+COPY --from=build /widget /app/static/widget
 WORKDIR /app
 USER 10001
 ENV SNIPBOX_LISTEN=0.0.0.0:8080 \

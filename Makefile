@@ -25,11 +25,7 @@ lint:
 # The widget: static/widget/ gets the loader, the wasm, its JS glue and CSS.
 widget:
 	scripts/prereqs.sh --widget
-	$(CARGO) build -p snipbox-widget --target wasm32-unknown-unknown --profile widget
-	wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
-	  --out-dir static/widget --out-name snipbox_widget \
-	  target/wasm32-unknown-unknown/widget/snipbox_widget.wasm
-	cp widget/snipbox.js widget/snipbox.css static/widget/
+	scripts/widget.sh static/widget
 
 images: prereqs
 	scripts/images.sh

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 image=${1:-rust:1-bookworm}
 image_present_or_pulled "$image" "build image" && exit 0
 echo "cannot pull $image: making it from debian:bookworm-slim and the local toolchain ($(rustc --version))"
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 scripts/base-image.sh debian:bookworm-slim
 sysroot=$(rustc --print sysroot)
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -26,11 +27,12 @@ COPY toolchain /usr/local/rust/
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ENV PATH=/usr/local/rust/bin:$PATH CARGO_HOME=/usr/local/cargo
 DOCKERFILE
-# Only what builds for this host: no docs, no sources, no other targets.
+# Only what builds for this host and the widget (wasm32): no docs, no
+# sources, no other targets.
 excludes=(--exclude=./share --exclude=./lib/rustlib/src)
 for t in "$sysroot"/lib/rustlib/*/; do
   t=$(basename "$t")
-  [ -d "$sysroot/lib/rustlib/$t/lib" ] && [ "$t" != "$host" ] && excludes+=("--exclude=./lib/rustlib/$t")
+  [ -d "$sysroot/lib/rustlib/$t/lib" ] && [ "$t" != "$host" ] && [ "$t" != wasm32-unknown-unknown ] && excludes+=("--exclude=./lib/rustlib/$t")
 done
 cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$dir/ca-certificates.crt"
 tar -C "$dir" -c -f "$dir/context.tar" Dockerfile ca-certificates.crt

@@ -150,6 +150,17 @@ async fn the_image_runs_code_as_a_non_root_user_in_the_socket_group() {
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(answer["stdout"], "42\n", "{answer}");
 
+    // The image carries the widget, built from source.
+    for (path, kind) in [
+        ("/widget/snipbox.js", "javascript"),
+        ("/widget/snipbox_widget_bg.wasm", "application/wasm"),
+    ] {
+        let resp = client().get(server.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(content_type.contains(kind), "{path}: {content_type}");
+    }
+
     // The server process itself, seen from the host.
     let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &server.id]);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
