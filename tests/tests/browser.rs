@@ -83,6 +83,16 @@ async fn browser() -> (Process, Client, tempfile::TempDir) {
     (Process(driver), client, profile)
 }
 
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Waits until the element's text satisfies `check`; returns the last text.
 async fn text_until(client: &Client, css: &str, check: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
@@ -154,13 +164,7 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
         code.prop("value").await.unwrap().as_deref(),
         Some("print(6 * 7)")
     );
-    client
-        .find(Locator::Css("#one .snipbox-run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#one .snipbox-run").await;
     text_until(&client, "#one .snipbox-stdout", |t| t == "42").await;
     let status = text_until(&client, "#one .snipbox-status", |t| t.starts_with('✓')).await;
     assert!(status.ends_with(" ms"), "{status}");
@@ -184,13 +188,7 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
     text_until(&client, "#two .snipbox-stdout", |t| t == "edited").await;
 
     // Reset restores the original.
-    client
-        .find(Locator::Css("#two .snipbox-reset"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#two .snipbox-reset").await;
     let code = client
         .find(Locator::Css("#two .snipbox-code"))
         .await
@@ -202,13 +200,7 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
 
     // A failing program: stderr and the exit shown as failure; program
     // output that looks like HTML stays text.
-    client
-        .find(Locator::Css("#three .snipbox-run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#three .snipbox-run").await;
     let status = text_until(&client, "#three .snipbox-status", |t| t.starts_with('✗')).await;
     assert_eq!(status, "✗ exit 2");
     text_until(&client, "#three .snipbox-stdout", |t| {
@@ -227,42 +219,18 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
 
     // Selector-enabled block: sandbox from the language class, through the
     // page's mapping; a stdin attribute naming an element.
-    client
-        .find(Locator::Css("#four .snipbox-run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#four .snipbox-run").await;
     text_until(&client, "#four .snipbox-stdout", |t| {
         t.trim_end() == "hello"
     })
     .await;
-    client
-        .find(Locator::Css("#five .snipbox-run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#five .snipbox-run").await;
     text_until(&client, "#five .snipbox-stdout", |t| t == "stdin: reader").await;
 
     // Stop aborts a run in flight.
-    client
-        .find(Locator::Css("#six .snipbox-run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#six .snipbox-run").await;
     text_until(&client, "#six .snipbox-status", |t| t == "running…").await;
-    client
-        .find(Locator::Css("#six .snipbox-stop"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#six .snipbox-stop").await;
     text_until(&client, "#six .snipbox-status", |t| t == "stopped").await;
 
     client.close().await.unwrap();
@@ -282,13 +250,7 @@ async fn a_server_that_is_down_is_reported_as_unreachable() {
     let (_driver, client, _profile) = browser().await;
     client.goto(&url).await.unwrap();
     text_until(&client, "#one .snipbox-run", |t| t == "Run").await;
-    client
-        .find(Locator::Css("#one .snipbox-run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#one .snipbox-run").await;
     let status = text_until(&client, "#one .snipbox-status", |t| t.starts_with('✗')).await;
     assert!(status.contains("unreachable"), "{status}");
     client.close().await.unwrap();
