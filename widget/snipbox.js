@@ -10,7 +10,11 @@ const here = new URL(import.meta.url);
 const tag = [...document.querySelectorAll("script[src]")].find((s) => s.src === here.href);
 const server = tag?.dataset.server || window.SNIPBOX_SERVER || here.origin;
 const page = window.SNIPBOX || {};
-const start = () => mount(server, page.selector || "", JSON.stringify(page.languages || {}));
+// When done it fires `snipbox:mounted` on the document, detail { count }.
+const start = () => {
+  const count = mount(server, page.selector || "", JSON.stringify(page.languages || {}));
+  document.dispatchEvent(new CustomEvent("snipbox:mounted", { detail: { count } }));
+};
 
 const css = document.createElement("link");
 css.rel = "stylesheet";

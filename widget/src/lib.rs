@@ -21,10 +21,11 @@ const MARKED: &str = "snip-box, pre[data-snipbox], pre[data-sandbox], pre > code
 /// Enhances every marked block of the page, running code on `server`.
 /// `selector` (may be empty) enables more blocks page-wide; `languages`
 /// maps `language-*` names to sandboxes (a JSON object, may be empty).
+/// Returns how many snippets it mounted.
 #[wasm_bindgen]
-pub fn mount(server: String, selector: String, languages: String) {
+pub fn mount(server: String, selector: String, languages: String) -> u32 {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
+        return 0;
     };
     let languages: HashMap<String, String> = serde_json::from_str(&languages).unwrap_or_default();
     let query = if selector.is_empty() {
@@ -33,8 +34,9 @@ pub fn mount(server: String, selector: String, languages: String) {
         format!("{MARKED}, {selector}")
     };
     let Ok(blocks) = document.query_selector_all(&query) else {
-        return;
+        return 0;
     };
+    let mut mounted = 0;
     for i in 0..blocks.length() {
         let Some(block) = blocks
             .item(i)
@@ -45,8 +47,10 @@ pub fn mount(server: String, selector: String, languages: String) {
         if let Some((host, options)) = take_block(&document, &block, &languages) {
             let server = server.clone();
             leptos::mount::mount_to(host, move || view! { <Snippet server options/> }).forget();
+            mounted += 1;
         }
     }
+    mounted
 }
 
 /// What a block asks for, from its attributes.
