@@ -15,12 +15,13 @@ test: images
 	$(MAKE) --no-print-directory widget
 	$(CARGO) build -p snipbox
 	$(CARGO) test --workspace
+	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
 	$(MAKE) --no-print-directory check-leftovers
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p snipbox-widget --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy -p snipbox-widget --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 # The widget: static/widget/ gets the loader, the wasm, its JS glue and CSS.
 widget:

@@ -1,0 +1,181 @@
+//! The widget's components in a real DOM (headless Chromium, through
+//! wasm-bindgen-test-runner and chromedriver).
+
+#![cfg(target_arch = "wasm32")]
+
+use std::collections::HashMap;
+
+use snipbox_widget::mount_blocks;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Document, HtmlElement, HtmlTextAreaElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Nothing answers here: runs that reach the network fail as unreachable.
+const NO_SERVER: &str = "http://127.0.0.1:9";
+
+fn document() -> Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+/// Puts `html` on the page, in place of the previous test's, and mounts
+/// its blocks. (The test runner's own output lives elsewhere in the body.)
+fn page(html: &str) -> u32 {
+    let document = document();
+    if let Some(old) = document.get_element_by_id("fixture") {
+        old.remove();
+    }
+    let fixture = document.create_element("div").unwrap();
+    fixture.set_id("fixture");
+    fixture.set_inner_html(html);
+    document.body().unwrap().append_child(&fixture).unwrap();
+    mount_blocks(NO_SERVER, "", &HashMap::new())
+}
+
+fn find<T: JsCast>(css: &str) -> T {
+    document()
+        .query_selector(css)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{css} is on the page"))
+        .dyn_into()
+        .unwrap()
+}
+
+fn text(css: &str) -> String {
+    find::<HtmlElement>(css).text_content().unwrap_or_default()
+}
+
+/// Lets the page's tasks and timers run.
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// Waits (up to 5 s) until the element's text satisfies `check`.
+async fn text_until(css: &str, check: impl Fn(&str) -> bool) -> String {
+    for _ in 0..500 {
+        let t = text(css);
+        if check(&t) {
+            return t;
+        }
+        sleep(10).await;
+    }
+    panic!("{css}: text never matched; last {:?}", text(css));
+}
+
+fn key(el: &HtmlElement, key: &str, ctrl: bool) {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_ctrl_key(ctrl);
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let ev = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    el.dispatch_event(&ev).unwrap();
+}
+
+fn type_into(area: &HtmlTextAreaElement, value: &str) {
+    area.set_value(value);
+    area.dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn code_text_is_kept_exactly() {
+    let n = page(
+        r#"<snip-box id="a" sandbox="python">if x:<br>    print(<span class="s">"a  b"</span>)</snip-box>
+<pre id="b" data-sandbox="shell"><code>echo   one
+  two</code></pre>
+<pre><code>not marked</code></pre>"#,
+    );
+    assert_eq!(n, 2);
+    sleep(0).await;
+    assert_eq!(
+        find::<HtmlTextAreaElement>("#a textarea").value(),
+        "if x:\n    print(\"a  b\")"
+    );
+    // The opted-in pre is replaced, its id kept for links and depends-on.
+    assert_eq!(
+        find::<HtmlTextAreaElement>("#b textarea").value(),
+        "echo   one\n  two"
+    );
+    assert_eq!(text("#fixture pre code"), "not marked");
+}
+
+#[wasm_bindgen_test]
+fn editor_off_shows_code_without_a_textarea() {
+    page(r#"<snip-box id="a" sandbox="python" editor="off">print(1)</snip-box>"#);
+    assert!(document().query_selector("#a textarea").unwrap().is_none());
+    assert_eq!(text("#a .snipbox-code"), "print(1)");
+}
+
+#[wasm_bindgen_test]
+async fn reset_restores_the_original_and_tab_indents() {
+    page(r#"<snip-box id="a" sandbox="python">print(1)</snip-box>"#);
+    let area: HtmlTextAreaElement = find("#a textarea");
+    type_into(&area, "x");
+    area.set_selection_range(1, 1).unwrap();
+    key(&area, "Tab", false);
+    assert_eq!(area.value(), "x    ");
+    // After Escape, Tab is left to the browser (focus moves on).
+    key(&area, "Escape", false);
+    key(&area, "Tab", false);
+    assert_eq!(area.value(), "x    ");
+    find::<HtmlElement>("#a .snipbox-reset").click();
+    sleep(0).await;
+    assert_eq!(area.value(), "print(1)");
+}
+
+#[wasm_bindgen_test]
+async fn a_cycle_is_reported_without_a_request() {
+    page(
+        r#"<snip-box id="a" sandbox="python" depends-on="b">1</snip-box>
+<snip-box id="b" sandbox="python" depends-on="a">2</snip-box>"#,
+    );
+    key(&find("#b textarea"), "Enter", true);
+    let status = text_until("#b .snipbox-status", |t| !t.is_empty()).await;
+    assert_eq!(status, "✗ depends-on has a cycle: #b → #a → #b");
+}
+
+#[wasm_bindgen_test]
+async fn a_missing_template_or_file_is_named() {
+    page(
+        r##"<snip-box id="a" sandbox="python" template="#nowhere">1</snip-box>
+<snip-box id="b" sandbox="python" files="#gone:x.py">2</snip-box>
+<pre id="t" hidden>no marker</pre>
+<snip-box id="c" sandbox="python" template="#t">3</snip-box>"##,
+    );
+    for id in ["a", "b", "c"] {
+        find::<HtmlElement>(&format!("#{id} .snipbox-run")).click();
+    }
+    assert_eq!(
+        text_until("#a .snipbox-status", |t| !t.is_empty()).await,
+        "✗ template: no block #nowhere on this page"
+    );
+    assert_eq!(
+        text_until("#b .snipbox-status", |t| !t.is_empty()).await,
+        "✗ files: no block #gone on this page"
+    );
+    assert_eq!(
+        text_until("#c .snipbox-status", |t| !t.is_empty()).await,
+        "✗ template #t has no ##CODE## to replace"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_run_shows_running_then_the_failure_and_enables_run_again() {
+    page(r#"<snip-box id="a" sandbox="python">print(1)</snip-box>"#);
+    let run: web_sys::HtmlButtonElement = find("#a .snipbox-run");
+    run.click();
+    sleep(0).await;
+    assert!(run.disabled() || text("#a .snipbox-status").starts_with('✗'));
+    let status = text_until("#a .snipbox-status", |t| t.starts_with('✗')).await;
+    assert!(status.contains("unreachable"), "{status}");
+    assert!(!run.disabled());
+    assert!(find::<HtmlElement>("#a .snipbox-stop").hidden());
+}
