@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
+
 use web_sys::HtmlElement;
 
 pub mod page;
@@ -25,7 +25,7 @@ use snippet::Snippet;
 /// maps `language-*` names to sandboxes (a JSON object, may be empty).
 /// Returns how many snippets it mounted.
 #[cfg(feature = "embed")]
-#[wasm_bindgen]
+#[wasm_bindgen::prelude::wasm_bindgen]
 pub fn mount(server: String, selector: String, languages: String) -> u32 {
     let languages: HashMap<String, String> = serde_json::from_str(&languages).unwrap_or_default();
     mount_blocks(&server, &selector, &languages)

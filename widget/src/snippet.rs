@@ -123,21 +123,16 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
             });
         });
     };
-    // Tab indents; Escape first lets Tab move focus on, as in code editors.
     let escaped = RwSignal::new(false);
     let keydown = move |ev: web_sys::KeyboardEvent| {
-        let key = ev.key();
-        if (ev.ctrl_key() || ev.meta_key()) && key == "Enter" {
+        if is_run_key(&ev) {
             ev.prevent_default();
             run.run(());
-        } else if key == "Tab" && !ev.shift_key() && !escaped.get_untracked() {
-            ev.prevent_default();
-            if let Some(area) = editor.get_untracked() {
-                indent(&area);
-                code.set(area.value());
-            }
+        } else if let Some(area) = editor.get_untracked()
+            && tab_key(&ev, escaped, &area)
+        {
+            code.set(area.value());
         }
-        escaped.set(key == "Escape");
     };
     view! {
         <div class="snipbox">
@@ -178,8 +173,30 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
     }
 }
 
+/// Ctrl+Enter (Cmd+Enter on a Mac) runs.
+pub fn is_run_key(ev: &web_sys::KeyboardEvent) -> bool {
+    (ev.ctrl_key() || ev.meta_key()) && ev.key() == "Enter"
+}
+
+/// Tab indents the editor, as in code editors; Escape first lets Tab move
+/// the focus on, so the keyboard never gets stuck. True if the text changed.
+pub fn tab_key(
+    ev: &web_sys::KeyboardEvent,
+    escaped: RwSignal<bool>,
+    area: &HtmlTextAreaElement,
+) -> bool {
+    let key = ev.key();
+    let indents = key == "Tab" && !ev.shift_key() && !escaped.get_untracked();
+    escaped.set(key == "Escape");
+    if indents {
+        ev.prevent_default();
+        indent(area);
+    }
+    indents
+}
+
 /// Inserts four spaces at the cursor (or over the selection).
-pub fn indent(area: &HtmlTextAreaElement) {
+fn indent(area: &HtmlTextAreaElement) {
     let start = area.selection_start().ok().flatten().unwrap_or(0);
     let end = area.selection_end().ok().flatten().unwrap_or(start);
     let _ = area.set_range_text_with_start_and_end_and_mode("    ", start, end, "end");
