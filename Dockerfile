@@ -24,6 +24,7 @@ COPY wire wire
 COPY agent agent
 COPY server server
 COPY widget widget
+COPY playground playground
 COPY tests tests
 COPY scripts/widget.sh scripts/widget.sh
 RUN cargo build --release --locked -p snipbox \
