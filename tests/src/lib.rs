@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 
+pub mod browser;
+
 /// The repository's root folder.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
