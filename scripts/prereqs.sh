@@ -69,4 +69,18 @@ if [ "${1:-}" = "--widget" ] || [ "${1:-}" = "--test" ]; then
     echo "installing wasm-bindgen-cli $want (the widget's wasm-bindgen version; found: ${have:-none})"
     cargo install --quiet wasm-bindgen-cli --version "$want"
   fi
+
+  # binaryen's wasm-opt, which shrinks the wasm: the npm build of one pinned
+  # release (a prebuilt binaryen run by node, installed in seconds), into
+  # target/tools/ where scripts/widget.sh looks for it. Never Debian's
+  # binaryen: its wasm-opt breaks the widget.
+  binaryen=132.0.0
+  tools=${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")/.." && pwd)/target}/tools/binaryen
+  have=$(node -p "require('$tools/node_modules/binaryen/package.json').version" 2>/dev/null || true)
+  if [ "$have" != "$binaryen" ]; then
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    echo "installing binaryen $binaryen (wasm-opt) from npm into $tools (found: ${have:-none})"
+    mkdir -p "$tools"
+    npm install --silent --prefix "$tools" --no-save --no-package-lock --no-audit --no-fund "binaryen@$binaryen"
+  fi
 fi
