@@ -10,17 +10,17 @@
 //! wasm is instantiated, so the mount call's own share shows apart. Beside
 //! it, the same page without the widget: DOMContentLoaded and load.
 //!
-//! The page comes from a loopback static server on its own port, the widget
-//! from the real server binary; all traffic stays on 127.0.0.1. No sandbox
-//! container runs (warm pools are off).
+//! The pages come from loopback static servers on ports of their own, the
+//! widget from the real server binary; all traffic stays on 127.0.0.1. No
+//! sandbox container runs (warm pools are off).
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use serde_json::Value;
-use snipbox_tests::{Server, eventually, root};
+use snipbox_tests::browser::{browser, page};
+use snipbox_tests::{Server, root};
 
 /// The files a page downloads for the widget, in the order it asks for them.
 const FILES: [&str; 4] = [
@@ -33,28 +33,6 @@ const SIZE_BUDGET: usize = 60 * 1024;
 const SNIPPETS: usize = 50;
 const LOADS: usize = 10;
 const MOUNT_BUDGET_MS: f64 = 300.0;
-
-/// A process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn listening(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
 
 fn gzip(bytes: &[u8]) -> usize {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -154,63 +132,6 @@ fn page_html(widget: Option<&str>) -> String {
         html.push('\n');
     }
     html
-}
-
-/// Serves `pages` (name, HTML) from a loopback static server; returns its base URL.
-fn site(pages: &[(&str, String)]) -> (Process, String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (name, html) in pages {
-        std::fs::write(dir.path().join(name), html).expect("page written");
-    }
-    let port = free_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 serves the page");
-    assert!(eventually(Duration::from_secs(10), || listening(port)));
-    (Process(child), format!("http://127.0.0.1:{port}"), dir)
-}
-
-fn chromedriver() -> (Process, String) {
-    let port = free_port();
-    let driver = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts (scripts/prereqs.sh --test installs it)");
-    assert!(eventually(Duration::from_secs(10), || listening(port)));
-    (Process(driver), format!("http://127.0.0.1:{port}"))
-}
-
-/// A browser session with a profile of its own, so its cache starts empty.
-async fn browser(driver: &str) -> (Client, tempfile::TempDir) {
-    let profile = tempfile::tempdir().expect("temp dir");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", format!("--user-data-dir={}", profile.path().display())],
-        }),
-    );
-    let client = ClientBuilder::native()
-        .capabilities(caps)
-        .connect(driver)
-        .await
-        .expect("a browser session");
-    (client, profile)
 }
 
 /// Evaluates `script` every 10 ms until it returns something other than null.
@@ -318,18 +239,11 @@ async fn main() {
     let server = Server::start(&[("SNIPBOX_POOL", "0")]);
     let total_brotli = sizes(&server).await;
 
-    let (_site, site_url, _dir) = site(&[
-        ("widget.html", page_html(Some(&server.base))),
-        ("plain.html", page_html(None)),
-    ]);
-    let (widget_url, plain_url) = (
-        format!("{site_url}/widget.html"),
-        format!("{site_url}/plain.html"),
-    );
-    let (_driver, driver_url) = chromedriver();
+    let (_widget_site, widget_url, _widget_dir) = page(&page_html(Some(&server.base)));
+    let (_plain_site, plain_url, _plain_dir) = page(&page_html(None));
     let mut t = Loads::default();
     for _ in 0..LOADS {
-        let (client, _profile) = browser(&driver_url).await;
+        let (_driver, client, _profile) = browser().await;
         let m = widget_load(&client, &widget_url).await;
         t.cold_wasm.0.push(m.wasm);
         t.cold_instantiated.0.push(m.instantiated);
