@@ -21,7 +21,7 @@ test: images
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p snipbox-widget --all-targets --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy -p snipbox-widget -p snipbox-playground --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 # The widget: static/widget/ gets the loader, the wasm, its JS glue and CSS.
 widget:
