@@ -49,7 +49,7 @@ pub struct Server {
 impl Server {
     /// Starts a server with extra `SNIPBOX_*` settings and waits until it answers.
     pub fn start(env: &[(&str, &str)]) -> Server {
-        let port = free_port();
+        let port = browser::free_port();
         let instance = format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let log = std::env::temp_dir().join(format!("snipbox-{instance}.log"));
         let mut cmd = Command::new(server_binary());
@@ -262,9 +262,4 @@ pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
 pub fn run_container_gone(id: &str) -> bool {
     let label = format!("snipbox.run={}", token(id));
     eventually(Duration::from_secs(10), || containers(&label).is_empty())
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
