@@ -246,9 +246,9 @@ fn Playground() -> impl IntoView {
         });
         active.set(taken.len());
     };
-    let rename = move |new: String| {
+    let rename = move |input: web_sys::HtmlInputElement| {
         let i = active.get_untracked();
-        let new = new.trim().to_string();
+        let new = input.value().trim().to_string();
         let taken = names.get_untracked();
         if new.is_empty()
             || new.contains('/')
@@ -258,7 +258,7 @@ fn Playground() -> impl IntoView {
                 "✗ \"{new}\" cannot be a file name here: names are unique, with no slash"
             ));
             // Show the old name again.
-            spaces.update(|_| {});
+            input.set_value(names.get_untracked().get(i).map_or("", String::as_str));
             return;
         }
         edit(&|w| w.files[i].name = new.clone());
@@ -420,7 +420,7 @@ fn Playground() -> impl IntoView {
                                             class="pg-filename"
                                             spellcheck="false"
                                             prop:value=move || names.get().get(i).cloned().unwrap_or_default()
-                                            on:change=move |ev| rename(event_target_value(&ev))
+                                            on:change=move |ev| rename(event_target(&ev))
                                         />
                                     </label>
                                 }

@@ -101,7 +101,7 @@ pub async fn click(client: &Client, css: &str) {
         .unwrap();
 }
 
-/// The value of a snippet's editor.
+/// The value of a form field (a snippet's editor, a select, an input).
 pub async fn code_of(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))

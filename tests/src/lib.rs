@@ -109,6 +109,16 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// What `GET /v1/sandboxes` lists.
+    pub async fn sandboxes(&self) -> Vec<snipbox_wire::api::SandboxInfo> {
+        reqwest::get(self.url("/v1/sandboxes"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Resident memory of the server process, in KiB.
     pub fn rss_kib(&self) -> u64 {
         let status =

@@ -4,7 +4,6 @@
 use fantoccini::{Client, Locator, key::Key};
 use snipbox_tests::Server;
 use snipbox_tests::browser::{browser, click, code_of, page, text_until};
-use snipbox_wire::api::SandboxInfo;
 
 /// Opens the playground and waits until it shows a sandbox.
 async fn open(client: &Client, url: &str) {
@@ -47,26 +46,10 @@ async fn stdout(client: &Client) -> String {
         .unwrap()
 }
 
-async fn sandbox_value(client: &Client) -> String {
-    client
-        .find(Locator::Css(".pg-sandbox"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn every_sandbox_is_listed_and_its_example_runs() {
     let server = Server::start(&[]);
-    let sandboxes: Vec<SandboxInfo> = reqwest::get(server.url("/v1/sandboxes"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sandboxes = server.sandboxes().await;
     assert!(sandboxes.len() >= 5, "{sandboxes:?}");
     let (_driver, client, _profile) = browser().await;
     open(&client, &server.url("/")).await;
@@ -99,7 +82,7 @@ async fn edits_survive_switching_sandboxes_and_reloading() {
 
     // The next visit starts where this one stopped.
     open(&client, &server.url("/")).await;
-    assert_eq!(sandbox_value(&client).await, "python");
+    assert_eq!(code_of(&client, ".pg-sandbox").await, "python");
     assert_eq!(code_of(&client, ".pg-code").await, "print('mine')");
     client.close().await.unwrap();
 }
@@ -162,7 +145,7 @@ async fn a_shared_link_restores_the_files_in_a_fresh_browser() {
     // Another browser, its own profile: nothing stored.
     let (_driver, client, _profile) = browser().await;
     open(&client, &link).await;
-    assert_eq!(sandbox_value(&client).await, "python");
+    assert_eq!(code_of(&client, ".pg-sandbox").await, "python");
     let tabs = client.find_all(Locator::Css(".pg-tab-name")).await.unwrap();
     assert_eq!(tabs.len(), 2);
     assert_eq!(tabs[1].text().await.unwrap(), "helper.py");

@@ -1,17 +1,11 @@
 //! Each sandbox runs real programs: hello worlds, files, stdin, exits.
 
 use snipbox_tests::{request, run_container_gone, shared};
-use snipbox_wire::api::SandboxInfo;
 
 #[tokio::test]
 async fn every_sandbox_runs_its_hello_world() {
     let server = shared();
-    let list: Vec<SandboxInfo> = reqwest::get(server.url("/v1/sandboxes"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = server.sandboxes().await;
     let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
     for want in ["c", "javascript", "python", "shell", "sqlite"] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
