@@ -13,10 +13,15 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
-# The widget's toolchain: the wasm target, and the wasm-bindgen CLI of
-# exactly the version in Cargo.lock (a layer that stays cached).
+# The widget's toolchain: the wasm target, the nightly Rust that builds it
+# for size (where rustup is there to install it; scripts/widget.sh falls
+# back to stable), and the wasm-bindgen CLI of exactly the version in
+# Cargo.lock (a layer that stays cached).
 COPY Cargo.lock ./
-RUN (! command -v rustup >/dev/null || rustup target add wasm32-unknown-unknown) \
+COPY scripts/pins.sh scripts/pins.sh
+RUN (! command -v rustup >/dev/null || (rustup target add wasm32-unknown-unknown \
+      && . scripts/pins.sh && rustup toolchain install "$widget_nightly" --profile minimal \
+         --component rust-src --target wasm32-unknown-unknown)) \
  && cargo install --quiet --root /usr/local wasm-bindgen-cli --version \
     "$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)"
 COPY Cargo.toml ./

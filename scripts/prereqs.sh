@@ -70,17 +70,33 @@ if [ "${1:-}" = "--widget" ] || [ "${1:-}" = "--test" ]; then
     cargo install --quiet wasm-bindgen-cli --version "$want"
   fi
 
-  # binaryen's wasm-opt, which shrinks the wasm: the npm build of one pinned
-  # release (a prebuilt binaryen run by node, installed in seconds), into
-  # target/tools/ where scripts/widget.sh looks for it. Never Debian's
-  # binaryen: its wasm-opt breaks the widget.
-  binaryen=132.0.0
-  tools=${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")/.." && pwd)/target}/tools/binaryen
-  have=$(node -p "require('$tools/node_modules/binaryen/package.json').version" 2>/dev/null || true)
-  if [ "$have" != "$binaryen" ]; then
-    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-    echo "installing binaryen $binaryen (wasm-opt) from npm into $tools (found: ${have:-none})"
-    mkdir -p "$tools"
-    npm install --silent --prefix "$tools" --no-save --no-package-lock --no-audit --no-fund "binaryen@$binaryen"
+  # shellcheck source=pins.sh
+  source "$(dirname "$0")/pins.sh"
+  # The nightly toolchain that builds the wasm for size, with the std
+  # sources it rebuilds (about 20 s to download).
+  if ! rustup run "$widget_nightly" rustc --version >/dev/null 2>&1 \
+     || [ ! -d "$(rustup run "$widget_nightly" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+    echo "installing Rust $widget_nightly with rust-src and the wasm32 target (builds the widget's wasm for size)"
+    rustup toolchain install "$widget_nightly" --profile minimal --component rust-src --target wasm32-unknown-unknown
   fi
+
+  # brotli precompresses the widget's files at its best quality, which the
+  # server then sends as they are (gzip does the same for gzip).
+  command -v brotli >/dev/null 2>&1 || apt_install brotli
+
+  # binaryen's wasm-opt, which shrinks the wasm, and esbuild, which minifies
+  # the JS and CSS: the npm builds of pinned releases (prebuilt, installed
+  # in seconds), into target/tools/ where scripts/widget.sh looks for them.
+  # Never Debian's binaryen: its wasm-opt breaks the widget.
+  tools=${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")/.." && pwd)/target}/tools
+  for pkg in "binaryen@$binaryen" "esbuild@$esbuild"; do
+    name=${pkg%@*} version=${pkg#*@}
+    have=$(node -p "require('$tools/$name/node_modules/$name/package.json').version" 2>/dev/null || true)
+    if [ "$have" != "$version" ]; then
+      command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+      echo "installing $name $version from npm into $tools/$name (found: ${have:-none})"
+      mkdir -p "$tools/$name"
+      npm install --silent --prefix "$tools/$name" --no-save --no-package-lock --no-audit --no-fund "$pkg"
+    fi
+  done
 fi

@@ -1,22 +1,58 @@
 #!/usr/bin/env bash
 # Builds the widget and the playground page into OUT (default
 # static/widget): each wasm (size profile) with its JS glue (wasm-bindgen
-# --target web), the widget's loader and CSS. Each wasm is then shrunk with
-# binaryen's wasm-opt, the pinned one that `scripts/prereqs.sh --widget`
-# installs under target/tools/ (WASM_OPT overrides the path); where it is
-# missing the wasm is left as rustc made it.
+# --target web), the widget's loader and CSS.
+#
+# Every reader of a docs page downloads the widget, so each step that makes
+# it smaller is taken when its tool is there (`scripts/prereqs.sh --widget`
+# installs them all, pinned in scripts/pins.sh), and skipped with a warning
+# when it is not, so the build never fails for lack of one:
+# - the wasm is built by the pinned nightly Rust with a std rebuilt for size
+#   (-Zbuild-std, as the Leptos book advises); otherwise by stable Rust;
+# - binaryen's wasm-opt shrinks it (WASM_OPT overrides the path);
+# - esbuild minifies the JS glue, the loader and the CSS (ESBUILD likewise);
+# - brotli (quality 11) and gzip (-9) precompress every file: the server
+#   sends FILE.br or FILE.gz as it is to a browser that accepts it, and
+#   compresses on the fly (less well) where there is none.
 # Used by `make widget` and by the server's Dockerfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=pins.sh
+source scripts/pins.sh
 out=${1:-static/widget}
 target_dir=${CARGO_TARGET_DIR:-target}
 wasm_opt=${WASM_OPT:-$target_dir/tools/binaryen/node_modules/.bin/wasm-opt}
-[ -x "$wasm_opt" ] || echo "wasm-opt is missing at $wasm_opt (scripts/prereqs.sh --widget installs it): the wasm is not optimized" >&2
+esbuild=${ESBUILD:-$target_dir/tools/esbuild/node_modules/.bin/esbuild}
+warn() { echo "warning: $*" >&2; }
+
+# The size build needs the nightly toolchain and its std sources.
+nightly=
+if command -v rustup >/dev/null 2>&1 && sysroot=$(rustup run "$widget_nightly" rustc --print sysroot 2>/dev/null) \
+   && [ -d "$sysroot/lib/rustlib/src/rust/library" ]; then
+  nightly=$widget_nightly
+else
+  warn "Rust $widget_nightly with rust-src is missing (scripts/prereqs.sh --widget installs it): the wasm is built by stable Rust, with its larger std"
+fi
+[ -x "$wasm_opt" ] || warn "wasm-opt is missing at $wasm_opt (scripts/prereqs.sh --widget installs it): the wasm is not optimized"
+command -v brotli >/dev/null 2>&1 || warn "brotli is missing (scripts/prereqs.sh --widget installs it): the files are not precompressed"
+[ -x "$esbuild" ] || warn "esbuild is missing at $esbuild (scripts/prereqs.sh --widget installs it): the JS and CSS are not minified"
+
+mkdir -p "$out"
+# Precompressed copies of an earlier build would not match this one.
+find "$out" \( -name '*.br' -o -name '*.gz' \) -delete
 for name in widget playground; do
-  cargo build --quiet --locked -p "snipbox-$name" --target wasm32-unknown-unknown --profile widget
+  if [ -n "$nightly" ]; then
+    # Its own target directory: these artifacts never mix with stable's.
+    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none" \
+      cargo "+$nightly" build --quiet --locked -p "snipbox-$name" --target wasm32-unknown-unknown --profile widget \
+      -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size --target-dir "$target_dir/size"
+    wasm=$target_dir/size/wasm32-unknown-unknown/widget/snipbox_$name.wasm
+  else
+    cargo build --quiet --locked -p "snipbox-$name" --target wasm32-unknown-unknown --profile widget
+    wasm=$target_dir/wasm32-unknown-unknown/widget/snipbox_$name.wasm
+  fi
   wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
-    --out-dir "$out" --out-name "snipbox_$name" \
-    "$target_dir/wasm32-unknown-unknown/widget/snipbox_$name.wasm"
+    --out-dir "$out" --out-name "snipbox_$name" "$wasm"
   if [ -x "$wasm_opt" ]; then
     # The features rustc enables by default for wasm32-unknown-unknown. Sizes
     # are judged after brotli: there -Os beats -Oz, and inlining costs more
@@ -29,4 +65,22 @@ for name in widget playground; do
     mv "$out/snipbox_${name}_bg.opt.wasm" "$out/snipbox_${name}_bg.wasm"
   fi
 done
-cp widget/snipbox.js widget/snipbox.css "$out/"
+
+# The glue wasm-bindgen just wrote, and the loader and CSS from widget/.
+for src in "$out/snipbox_widget.js" "$out/snipbox_playground.js" widget/snipbox.js widget/snipbox.css; do
+  file=$(basename "$src")
+  if [ -x "$esbuild" ]; then
+    "$esbuild" "$src" --minify --log-level=warning --outfile="$out/$file.min" \
+      $([ "${file##*.}" = js ] && echo --format=esm)
+    mv "$out/$file.min" "$out/$file"
+  else
+    cp "$src" "$out/$file"
+  fi
+done
+
+if command -v brotli >/dev/null 2>&1; then
+  for file in "$out"/*.js "$out"/*.wasm "$out"/*.css; do
+    brotli --best --force --keep "$file"
+    gzip -9 --force --keep "$file"
+  done
+fi

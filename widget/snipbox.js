@@ -12,7 +12,7 @@ const server = tag?.dataset.server || window.SNIPBOX_SERVER || here.origin;
 const page = window.SNIPBOX || {};
 // When done it fires `snipbox:mounted` on the document, detail { count }.
 const start = () => {
-  const count = mount(server, page.selector || "", JSON.stringify(page.languages || {}));
+  const count = mount(server, page.selector || "", page.languages || {});
   document.dispatchEvent(new CustomEvent("snipbox:mounted", { detail: { count } }));
 };
 

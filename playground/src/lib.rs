@@ -4,14 +4,15 @@
 //! the sandbox, files and stdin in the link itself (compressed, in the
 //! fragment: nothing is stored on the server).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
+use snipbox_widget::json::Job;
 use snipbox_widget::run::{Output, Runner};
 use snipbox_widget::snippet::{is_run_key, tab_key};
-use snipbox_wire::api::{ExecRequest, SandboxInfo};
+use snipbox_wire::api::SandboxInfo;
 use wasm_bindgen::prelude::*;
 
 mod embed;
@@ -219,15 +220,14 @@ fn Playground() -> impl IntoView {
 
     let run = move || {
         let w = workspace();
-        let mut files = BTreeMap::new();
-        for (i, f) in w.files.into_iter().enumerate() {
-            files.insert(if i == 0 { String::new() } else { f.name }, f.code);
-        }
-        let req = ExecRequest {
+        let files = w.files.into_iter().enumerate();
+        let req = Job {
             sandbox: current.get_untracked(),
-            files,
+            files: files
+                .map(|(i, f)| (if i == 0 { String::new() } else { f.name }, f.code))
+                .collect(),
             stdin: (!w.stdin.is_empty()).then_some(w.stdin),
-            ..ExecRequest::default()
+            ..Job::default()
         };
         runner.run(&window().location().origin().unwrap_or_default(), Ok(req));
     };

@@ -49,7 +49,12 @@ pub fn app(state: AppState, config: &Config) -> Router {
         ))
         .layer(tower_http::compression::CompressionLayer::new())
         .service(
-            ServeDir::new(&config.static_dir).not_found_service(axum::routing::any(not_found)),
+            // `make widget` precompresses the widget at brotli's best
+            // quality; other files are compressed on the fly.
+            ServeDir::new(&config.static_dir)
+                .precompressed_br()
+                .precompressed_gzip()
+                .not_found_service(axum::routing::any(not_found)),
         );
     Router::new()
         .nest("/v1", v1)

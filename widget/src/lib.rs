@@ -7,13 +7,12 @@
 //! the page sets a selector, every block it matches, its sandbox read from a
 //! `language-*` class.
 
-use std::collections::HashMap;
-
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use web_sys::HtmlElement;
 
+pub mod json;
 pub mod page;
 pub mod run;
 pub mod snippet;
@@ -22,17 +21,23 @@ use snippet::Snippet;
 
 /// Enhances every marked block of the page, running code on `server`.
 /// `selector` (may be empty) enables more blocks page-wide; `languages`
-/// maps `language-*` names to sandboxes (a JSON object, may be empty).
-/// Returns how many snippets it mounted.
+/// maps `language-*` names to sandboxes (an object of strings, may be
+/// empty). Returns how many snippets it mounted.
 #[cfg(feature = "embed")]
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn mount(server: String, selector: String, languages: String) -> u32 {
-    let languages: HashMap<String, String> = serde_json::from_str(&languages).unwrap_or_default();
+pub fn mount(server: String, selector: String, languages: js_sys::Object) -> u32 {
+    let languages: Vec<(String, String)> = js_sys::Object::entries(&languages)
+        .iter()
+        .filter_map(|pair| {
+            let pair: js_sys::Array = pair.unchecked_into();
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect();
     mount_blocks(&server, &selector, &languages)
 }
 
-/// [`mount`] with the mapping parsed.
-pub fn mount_blocks(server: &str, selector: &str, languages: &HashMap<String, String>) -> u32 {
+/// [`mount`] with the mapping read: `(language, sandbox)` pairs.
+pub fn mount_blocks(server: &str, selector: &str, languages: &[(String, String)]) -> u32 {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return 0;
     };

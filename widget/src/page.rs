@@ -1,8 +1,6 @@
 //! Reading a page: which blocks are snippets, their code exactly as written,
 //! and what their attributes ask for.
 
-use std::collections::HashMap;
-
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement};
 
@@ -16,7 +14,7 @@ pub const MARKED: &str = "snip-box, pre[data-snipbox], pre[data-sandbox], pre > 
 pub fn take_block(
     document: &Document,
     block: &HtmlElement,
-    languages: &HashMap<String, String>,
+    languages: &[(String, String)],
 ) -> Option<(HtmlElement, Options)> {
     let is_code = block.tag_name() == "CODE";
     let pre: HtmlElement = if is_code {
@@ -122,7 +120,7 @@ pub fn text_of(document: &Document, id: &str) -> Option<String> {
 }
 
 /// The sandbox named by a `language-*` class, through the page's mapping.
-fn language(el: &Element, languages: &HashMap<String, String>) -> Option<String> {
+fn language(el: &Element, languages: &[(String, String)]) -> Option<String> {
     let classes = el.class_name();
     let lang = classes.split_whitespace().find_map(|c| {
         c.strip_prefix("language-")
@@ -130,9 +128,10 @@ fn language(el: &Element, languages: &HashMap<String, String>) -> Option<String>
     })?;
     Some(
         languages
-            .get(lang)
-            .cloned()
-            .unwrap_or_else(|| lang.to_string()),
+            .iter()
+            .find(|(name, _)| name == lang)
+            .map_or(lang, |(_, sandbox)| sandbox)
+            .to_string(),
     )
 }
 
@@ -211,6 +210,8 @@ pub fn apply_template(id: &str, template: &str, code: &str) -> Result<String, St
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn graph(edges: &[(&str, &[&str])]) -> impl Fn(&str) -> Option<Vec<String>> {

@@ -3,8 +3,12 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use snipbox_wire::api::{ExecRequest, ExecResponse};
-use web_sys::AbortController;
+use snipbox_wire::api::ExecResponse;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, AbortSignal, Headers, RequestInit, Response};
+
+use crate::json::{Job, parse_response, request_body};
 
 /// How a snippet shows the program's standard output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,7 +46,7 @@ impl Default for Runner {
 impl Runner {
     /// Sends the request to `server`, unless one is in flight already; a
     /// request that could not be put together is shown as the failure.
-    pub fn run(self, server: &str, req: Result<ExecRequest, String>) {
+    pub fn run(self, server: &str, req: Result<Job, String>) {
         if self.running.get_untracked() {
             return;
         }
@@ -71,7 +75,7 @@ impl Runner {
                 Err(_) if signal.aborted() => self.status.set("stopped".into()),
                 Err(e) => self
                     .status
-                    .set(format!("✗ the server is unreachable ({e})")),
+                    .set(format!("✗ the server is unreachable ({})", reason(&e))),
             }
             self.abort.set_value(None);
             self.running.set(false);
@@ -121,27 +125,44 @@ pub fn Output(runner: Runner, #[prop(optional)] mode: OutputMode) -> impl IntoVi
 /// came.
 async fn post(
     url: &str,
-    req: &ExecRequest,
-    abort: &web_sys::AbortSignal,
-) -> Result<(String, Option<ExecResponse>), gloo_net::Error> {
-    let resp = gloo_net::http::Request::post(url)
-        .abort_signal(Some(abort))
-        .json(req)?
-        .send()
-        .await?;
+    req: &Job,
+    abort: &AbortSignal,
+) -> Result<(String, Option<ExecResponse>), JsValue> {
+    let headers = Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&request_body(req).into());
+    init.set_signal(Some(abort));
+    let window = web_sys::window().ok_or("no window")?;
+    let resp: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await?
+        .dyn_into()?;
     let retry_after = resp
         .headers()
         .get("retry-after")
+        .ok()
+        .flatten()
         .and_then(|v| v.parse().ok());
     let http = resp.status();
-    let body = resp.text().await?;
-    Ok(match serde_json::from_str::<ExecResponse>(&body) {
-        Ok(answer) => (describe(http, retry_after, &answer), Some(answer)),
-        Err(_) => (
+    let body = JsFuture::from(resp.text()?).await?.as_string();
+    Ok(match body.as_deref().and_then(parse_response) {
+        Some(answer) => (describe(http, retry_after, &answer), Some(answer)),
+        None => (
             format!("✗ the server answered HTTP {http} {}", resp.status_text()),
             None,
         ),
     })
+}
+
+/// What a failed fetch says: the browser's message ("Failed to fetch").
+fn reason(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "no answer".into())
 }
 
 /// The status line: outcome and duration, or what went wrong.

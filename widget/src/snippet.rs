@@ -2,12 +2,11 @@
 //! Copy, the output, and a status line.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
 
 use leptos::prelude::*;
-use snipbox_wire::api::ExecRequest;
 use web_sys::HtmlTextAreaElement;
 
+use crate::json::Job;
 use crate::page::{apply_template, run_order, text_of};
 pub use crate::run::OutputMode;
 use crate::run::{Output, Runner};
@@ -42,26 +41,31 @@ struct Entry {
 }
 
 thread_local! {
-    /// The page's snippets by id, for `depends-on` and `files`.
-    static SNIPPETS: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+    /// The page's snippets by id, for `depends-on` and `files`. (A page
+    /// has a few dozen at most: a list costs less code than a map.)
+    static SNIPPETS: RefCell<Vec<(String, Entry)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The mounted snippet with this id.
+fn entry(id: &str) -> Option<Entry> {
+    SNIPPETS.with_borrow(|s| s.iter().find(|(i, _)| i == id).map(|(_, e)| e.clone()))
 }
 
 /// The current code of the snippet or block with this id.
 fn code_of(id: &str) -> Option<String> {
-    SNIPPETS
-        .with_borrow(|s| s.get(id).map(|e| e.code.get_untracked()))
+    entry(id)
+        .map(|e| e.code.get_untracked())
         .or_else(|| text_of(&web_sys::window()?.document()?, id))
 }
 
 /// The request a snippet sends: its dependencies' code, then its own, put
 /// into its template; the extra files it names.
-fn request(options: &Options, code: String) -> Result<ExecRequest, String> {
+fn request(options: &Options, code: String) -> Result<Job, String> {
     if let Some(problem) = &options.problem {
         return Err(problem.clone());
     }
-    let deps_of = |id: &str| match SNIPPETS.with_borrow(|s| s.get(id).map(|e| e.depends_on.clone()))
-    {
-        Some(deps) => Some(deps),
+    let deps_of = |id: &str| match entry(id) {
+        Some(e) => Some(e.depends_on),
         None => code_of(id).map(|_| Vec::new()),
     };
     let order = run_order(options.id.as_deref(), &options.depends_on, deps_of)?;
@@ -73,12 +77,12 @@ fn request(options: &Options, code: String) -> Result<ExecRequest, String> {
             code_of(id).ok_or_else(|| format!("template: no block #{id} on this page"))?;
         code = apply_template(id, &template, &code)?;
     }
-    let mut files = BTreeMap::from([(String::new(), code)]);
+    let mut files = vec![(String::new(), code)];
     for (id, name) in &options.files {
         let text = code_of(id).ok_or_else(|| format!("files: no block #{id} on this page"))?;
-        files.insert(name.clone().unwrap_or_else(|| id.clone()), text);
+        files.push((name.clone().unwrap_or_else(|| id.clone()), text));
     }
-    Ok(ExecRequest {
+    Ok(Job {
         sandbox: options.sandbox.clone(),
         version: options.version.clone(),
         command: options.command.clone(),
@@ -95,7 +99,10 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
             code,
             depends_on: options.depends_on.clone(),
         };
-        SNIPPETS.with_borrow_mut(|s| s.insert(id.clone(), entry));
+        SNIPPETS.with_borrow_mut(|s| {
+            s.retain(|(other, _)| other != id);
+            s.push((id.clone(), entry));
+        });
     }
     let original = StoredValue::new(options.code.clone());
     let runner = Runner::default();

@@ -3,9 +3,9 @@
 
 #![cfg(target_arch = "wasm32")]
 
-use std::collections::HashMap;
-
+use snipbox_widget::json::{Job, parse_response, request_body};
 use snipbox_widget::mount_blocks;
+use snipbox_wire::api::{ExecRequest, ExecResponse};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Document, HtmlElement, HtmlTextAreaElement};
@@ -30,7 +30,7 @@ fn page(html: &str) -> u32 {
     fixture.set_id("fixture");
     fixture.set_inner_html(html);
     document.body().unwrap().append_child(&fixture).unwrap();
-    mount_blocks(NO_SERVER, "", &HashMap::new())
+    mount_blocks(NO_SERVER, "", &[])
 }
 
 fn find<T: JsCast>(css: &str) -> T {
@@ -178,4 +178,69 @@ async fn a_run_shows_running_then_the_failure_and_enables_run_again() {
     assert!(status.contains("unreachable"), "{status}");
     assert!(!run.disabled());
     assert!(find::<HtmlElement>("#a .snipbox-stop").hidden());
+}
+
+#[wasm_bindgen_test]
+fn the_request_body_is_what_the_server_reads() {
+    let job = Job {
+        sandbox: "python".into(),
+        version: "3.12".into(),
+        command: "test".into(),
+        files: vec![
+            (String::new(), "print(\"é\\n\")\n\t\u{1}".into()),
+            ("data.csv".into(), "a,b".into()),
+            ("data.csv".into(), "later".into()),
+        ],
+        stdin: Some("in".into()),
+    };
+    // Parsed by the server's own types.
+    let req: ExecRequest = serde_json::from_str(&request_body(&job)).unwrap();
+    assert_eq!(req.sandbox, "python");
+    assert_eq!(
+        (req.version.as_str(), req.command.as_str()),
+        ("3.12", "test")
+    );
+    assert_eq!(req.files[""], "print(\"é\\n\")\n\t\u{1}");
+    assert_eq!(req.files["data.csv"], "later");
+    assert_eq!(req.files.len(), 2);
+    assert_eq!(req.stdin.as_deref(), Some("in"));
+    let bare: ExecRequest = serde_json::from_str(&request_body(&Job::default())).unwrap();
+    assert_eq!(bare.stdin, None);
+}
+
+#[wasm_bindgen_test]
+fn answers_are_read_and_anything_else_is_not_an_answer() {
+    let answer = ExecResponse {
+        id: "python_run_1".into(),
+        ok: false,
+        duration: 38,
+        stdout: "<b>1</b>\n".into(),
+        stderr: "Traceback …".into(),
+        exit_code: Some(-9),
+        timed_out: true,
+        truncated: true,
+        error: Some("busy".into()),
+    };
+    // As the server writes it.
+    let body = serde_json::to_string(&answer).unwrap();
+    assert_eq!(parse_response(&body), Some(answer));
+    let minimal = r#"{"id":"","ok":true,"duration":1,"stdout":"","stderr":""}"#;
+    assert_eq!(
+        parse_response(minimal),
+        Some(ExecResponse {
+            ok: true,
+            duration: 1,
+            ..ExecResponse::default()
+        })
+    );
+    for other in [
+        "",
+        "<html>502</html>",
+        "[]",
+        "null",
+        r#"{"message":"no"}"#,
+        r#"{"ok":"yes","duration":1,"stdout":"","stderr":""}"#,
+    ] {
+        assert_eq!(parse_response(other), None, "{other}");
+    }
 }

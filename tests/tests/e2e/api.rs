@@ -254,3 +254,73 @@ async fn a_full_server_answers_429_with_retry_after() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn the_widget_is_served_compressed_cacheable_and_to_any_origin() {
+    let path = "/widget/snipbox_widget_bg.wasm";
+    let raw = std::fs::read(snipbox_tests::root().join("static").join(&path[1..]))
+        .expect("the widget is built: run `make widget` (make test does)");
+    let get = |encoding: &'static str| {
+        client()
+            .get(shared().url(path))
+            .header("accept-encoding", encoding)
+            .header("origin", "https://docs.example")
+            .send()
+    };
+
+    // Brotli: the file `make widget` compressed at the best quality, sent as
+    // it is; it unpacks to the wasm.
+    let resp = get("gzip, br").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers().clone();
+    assert_eq!(h["content-type"], "application/wasm");
+    assert_eq!(h["content-encoding"], "br");
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(h["cache-control"], "public, max-age=300");
+    assert!(
+        h["vary"].to_str().unwrap().contains("accept-encoding"),
+        "{h:?}"
+    );
+    let body = resp.bytes().await.unwrap();
+    let mut unpacked = Vec::new();
+    brotli::BrotliDecompress(&mut &body[..], &mut unpacked).unwrap();
+    assert!(unpacked == raw, "the brotli body is not the wasm");
+    let best = std::fs::read(
+        snipbox_tests::root()
+            .join("static")
+            .join(&path[1..])
+            .with_extension("wasm.br"),
+    )
+    .unwrap();
+    assert!(body == best, "not the precompressed file");
+
+    // Gzip for a browser without brotli, the file itself for one without
+    // either.
+    let resp = get("gzip").await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&resp.bytes().await.unwrap()[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert!(unpacked == raw, "the gzip body is not the wasm");
+    let resp = get("identity").await.unwrap();
+    assert!(resp.headers().get("content-encoding").is_none());
+    assert!(
+        resp.bytes().await.unwrap() == raw,
+        "the plain body is not the wasm"
+    );
+
+    // A revisit with the validator gets 304 and no body.
+    let modified = h["last-modified"].clone();
+    let resp = client()
+        .get(shared().url(path))
+        .header("accept-encoding", "br")
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 304);
+    assert!(resp.bytes().await.unwrap().is_empty());
+}

@@ -1,0 +1,63 @@
+//! The JSON of `POST /v1/exec`, through the browser's own `JSON`: the
+//! widget carries no JSON library of its own (every byte of it would be
+//! downloaded by every reader).
+
+use js_sys::{JSON, Object, Reflect};
+use snipbox_wire::api::ExecResponse;
+use wasm_bindgen::JsValue;
+
+/// What a run asks for: the fields of `snipbox_wire::api::ExecRequest`,
+/// with the files as a list (name, contents; the entry file is named "").
+/// A list costs the wasm less code than the map the server uses.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Job {
+    pub sandbox: String,
+    pub version: String,
+    pub command: String,
+    pub files: Vec<(String, String)>,
+    pub stdin: Option<String>,
+}
+
+/// The request's body. Of two files of the same name, the later wins.
+pub fn request_body(req: &Job) -> String {
+    let files = Object::new();
+    for (name, text) in &req.files {
+        set(&files, name, &text.into());
+    }
+    let body = Object::new();
+    set(&body, "sandbox", &req.sandbox.as_str().into());
+    set(&body, "version", &req.version.as_str().into());
+    set(&body, "command", &req.command.as_str().into());
+    set(&body, "files", &files);
+    if let Some(stdin) = &req.stdin {
+        set(&body, "stdin", &stdin.into());
+    }
+    JSON::stringify(&body).map(String::from).unwrap_or_default()
+}
+
+/// The answer, if `body` is one: the fields the API always sends must be
+/// there with their types (anything else, such as a proxy's error page, is
+/// not an answer).
+pub fn parse_response(body: &str) -> Option<ExecResponse> {
+    let value = JSON::parse(body).ok().filter(JsValue::is_object)?;
+    let get = |key: &str| Reflect::get(&value, &key.into()).ok();
+    let text = |key| get(key)?.as_string();
+    let flag = |key| get(key)?.as_bool();
+    let number = |key| get(key)?.as_f64();
+    Some(ExecResponse {
+        id: text("id").unwrap_or_default(),
+        ok: flag("ok")?,
+        duration: number("duration")? as u64,
+        stdout: text("stdout")?,
+        stderr: text("stderr")?,
+        exit_code: number("exit_code").map(|code| code as i32),
+        timed_out: flag("timed_out").unwrap_or(false),
+        truncated: flag("truncated").unwrap_or(false),
+        error: text("error"),
+    })
+}
+
+fn set(object: &Object, key: &str, value: &JsValue) {
+    // Setting a plain data property on a fresh plain object cannot fail.
+    let _ = Reflect::set(object, &key.into(), value);
+}
