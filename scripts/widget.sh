@@ -73,7 +73,7 @@ for src in "$out/snipbox_widget.js" "$out/snipbox_playground.js" widget/snipbox.
     "$esbuild" "$src" --minify --log-level=warning --outfile="$out/$file.min" \
       $([ "${file##*.}" = js ] && echo --format=esm)
     mv "$out/$file.min" "$out/$file"
-  else
+  elif [ "$src" != "$out/$file" ]; then
     cp "$src" "$out/$file"
   fi
 done
