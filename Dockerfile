@@ -13,13 +13,17 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
-# The widget's toolchain: the wasm target, the nightly Rust that builds it
-# for size (where rustup is there to install it; scripts/widget.sh falls
-# back to stable), and the wasm-bindgen CLI of exactly the version in
-# Cargo.lock (a layer that stays cached).
+# The widget's toolchain: brotli (precompresses its files), the wasm
+# target, the nightly Rust that builds it for size (where rustup is there to
+# install it; scripts/widget.sh falls back to stable), and the wasm-bindgen
+# CLI of exactly the version in Cargo.lock (a layer that stays cached).
+# There is no node here for wasm-opt and esbuild: the image's widget is a
+# few KB larger than `make widget`'s (README, "Embedding the widget").
 COPY Cargo.lock ./
 COPY scripts/pins.sh scripts/pins.sh
-RUN (! command -v rustup >/dev/null || (rustup target add wasm32-unknown-unknown \
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends brotli >/dev/null \
+ && rm -rf /var/lib/apt/lists/* \
+ && (! command -v rustup >/dev/null || (rustup target add wasm32-unknown-unknown \
       && . scripts/pins.sh && rustup toolchain install "$widget_nightly" --profile minimal \
          --component rust-src --target wasm32-unknown-unknown)) \
  && cargo install --quiet --root /usr/local wasm-bindgen-cli --version \

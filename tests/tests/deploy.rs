@@ -160,6 +160,36 @@ async fn the_image_runs_code_as_a_non_root_user_in_the_socket_group() {
         let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
         assert!(content_type.contains(kind), "{path}: {content_type}");
     }
+    // Precompressed at brotli's best quality in the build stage (the server
+    // compresses on the fly only where no .br file exists, less well).
+    let wasm = server.url("/widget/snipbox_widget_bg.wasm");
+    let raw = client()
+        .get(&wasm)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let resp = client()
+        .get(&wasm)
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "br");
+    let sent = resp.bytes().await.unwrap().len();
+    let mut best = Vec::new();
+    let quality = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &raw[..], &mut best, &quality).unwrap();
+    assert!(
+        sent * 100 <= best.len() * 101,
+        "{sent} bytes sent for {} at brotli's best",
+        best.len()
+    );
 
     // The server process itself, seen from the host.
     let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &server.id]);
