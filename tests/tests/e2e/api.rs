@@ -258,8 +258,9 @@ async fn a_full_server_answers_429_with_retry_after() {
 #[tokio::test]
 async fn the_widget_is_served_compressed_cacheable_and_to_any_origin() {
     let path = "/widget/snipbox_widget_bg.wasm";
-    let raw = std::fs::read(snipbox_tests::root().join("static").join(&path[1..]))
-        .expect("the widget is built: run `make widget` (make test does)");
+    let file = snipbox_tests::root().join("static").join(&path[1..]);
+    let raw =
+        std::fs::read(&file).expect("the widget is built: run `make widget` (make test does)");
     let get = |encoding: &'static str| {
         client()
             .get(shared().url(path))
@@ -285,13 +286,7 @@ async fn the_widget_is_served_compressed_cacheable_and_to_any_origin() {
     let mut unpacked = Vec::new();
     brotli::BrotliDecompress(&mut &body[..], &mut unpacked).unwrap();
     assert!(unpacked == raw, "the brotli body is not the wasm");
-    let best = std::fs::read(
-        snipbox_tests::root()
-            .join("static")
-            .join(&path[1..])
-            .with_extension("wasm.br"),
-    )
-    .unwrap();
+    let best = std::fs::read(file.with_extension("wasm.br")).unwrap();
     assert!(body == best, "not the precompressed file");
 
     // Gzip for a browser without brotli, the file itself for one without
