@@ -113,6 +113,15 @@ pub async fn code_of(client: &Client, css: &str) -> String {
         .unwrap_or_default()
 }
 
+/// How many elements match `css` now.
+pub async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .expect("the page answers")
+        .len()
+}
+
 /// Waits until the element's text satisfies `check`; returns the last text.
 pub async fn text_until(client: &Client, css: &str, check: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use fantoccini::{Locator, key::Key};
-use snipbox_tests::browser::{browser, click, code_of, free_port, page, text_until};
+use snipbox_tests::browser::{browser, click, code_of, count, free_port, page, text_until};
 use snipbox_tests::{Server, root};
 
 #[tokio::test]
@@ -34,25 +34,12 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
     // Every kind of block enhanced: custom element, opted-in pre>code,
     // selector-enabled.
     for _ in 0..100 {
-        if client
-            .find_all(Locator::Css(".snipbox-run"))
-            .await
-            .unwrap()
-            .len()
-            == 6
-        {
+        if count(&client, ".snipbox-run").await == 6 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        client
-            .find_all(Locator::Css(".snipbox-run"))
-            .await
-            .unwrap()
-            .len(),
-        6
-    );
+    assert_eq!(count(&client, ".snipbox-run").await, 6);
 
     // Click Run: output and a status with the duration.
     let code = client
@@ -106,13 +93,7 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
         t == "<script>alert(1)</script>"
     })
     .await;
-    assert!(
-        client
-            .find_all(Locator::Css("#three .snipbox-stdout script"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(count(&client, "#three .snipbox-stdout script").await, 0);
     let stderr = text_until(&client, "#three .snipbox-stderr", |t| t.starts_with("bad")).await;
     assert!(stderr.ends_with("(exit status 2)"), "{stderr}");
 

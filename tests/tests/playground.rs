@@ -3,7 +3,7 @@
 
 use fantoccini::{Client, Locator, key::Key};
 use snipbox_tests::Server;
-use snipbox_tests::browser::{browser, click, code_of, page, text_until};
+use snipbox_tests::browser::{browser, click, code_of, count, page, text_until};
 
 /// Opens the playground and waits until it shows a sandbox.
 async fn open(client: &Client, url: &str) {
@@ -53,11 +53,7 @@ async fn every_sandbox_is_listed_and_its_example_runs() {
     assert!(sandboxes.len() >= 5, "{sandboxes:?}");
     let (_driver, client, _profile) = browser().await;
     open(&client, &server.url("/")).await;
-    let options = client
-        .find_all(Locator::Css(".pg-sandbox option"))
-        .await
-        .unwrap();
-    assert_eq!(options.len(), sandboxes.len());
+    assert_eq!(count(&client, ".pg-sandbox option").await, sandboxes.len());
     for s in &sandboxes {
         pick(&client, &s.name).await;
         assert_eq!(code_of(&client, ".pg-code").await, s.example, "{}", s.name);
@@ -118,14 +114,7 @@ async fn extra_files_and_stdin_reach_the_program() {
 
     // Deleting the file: the import fails.
     click(&client, ".pg-tab-delete").await;
-    assert_eq!(
-        client
-            .find_all(Locator::Css(".pg-tab-name"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(count(&client, ".pg-tab-name").await, 1);
     let status = run(&client).await;
     assert_eq!(status, "✗ exit 1");
     client.close().await.unwrap();
