@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use snipbox_wire::api::SandboxInfo;
 
 use crate::files::check_name;
@@ -34,103 +34,88 @@ impl ConfigError {
     }
 }
 
-/// Resource limits of one run. Every key is documented in the README and in
-/// `sandboxes/defaults.toml`.
-#[derive(Debug, Clone, PartialEq)]
+/// Resource limits of one run. `sandboxes/defaults.toml` names every field;
+/// a sandbox's `[limits]` table overrides any of them. A field's bounds are
+/// part of its type, so adding a limit is adding a field here (and its line
+/// in the README and defaults.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
+    /// Wall-clock limit of one run, all steps together.
+    #[serde(deserialize_with = "within::<_, 1, 600_000, _>")]
     pub timeout_ms: u64,
+    /// Memory limit; swap is off.
+    #[serde(deserialize_with = "within::<_, 16, 65_536, _>")]
     pub memory_mb: u64,
+    /// CPU quota in cores.
+    #[serde(deserialize_with = "cores")]
     pub cpus: f64,
+    /// Most processes and threads at once.
+    #[serde(deserialize_with = "within::<_, 4, 65_536, _>")]
     pub pids: i64,
+    /// Bytes kept of stdout and of stderr each.
+    #[serde(deserialize_with = "within::<_, 1, 67_108_864, _>")]
     pub output_bytes: u64,
+    /// Size of each writable tmpfs (the work dir, `/tmp`, `/dev/shm`).
+    #[serde(deserialize_with = "within::<_, 1, 4096, _>")]
     pub tmpfs_mb: u64,
+    /// Open files per process.
+    #[serde(deserialize_with = "within::<_, 16, 1_048_576, _>")]
     pub nofile: u64,
+    /// Warm containers kept ready, at most.
+    #[serde(deserialize_with = "within::<_, 0, 64, _>")]
     pub pool: usize,
     /// OCI runtime (e.g. `runsc`); `None` is the engine's default.
+    #[serde(deserialize_with = "runtime")]
     pub runtime: Option<String>,
 }
 
-/// The `[limits]` table as written: any key may be left to the defaults.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitsFile {
-    timeout_ms: Option<u64>,
-    memory_mb: Option<u64>,
-    cpus: Option<f64>,
-    pids: Option<i64>,
-    output_bytes: Option<u64>,
-    tmpfs_mb: Option<u64>,
-    nofile: Option<u64>,
-    pool: Option<usize>,
-    runtime: Option<String>,
+/// An integer within `MIN..=MAX`.
+fn within<'de, D, const MIN: i64, const MAX: i64, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let v = i64::deserialize(d)?;
+    if !(MIN..=MAX).contains(&v) {
+        return Err(serde::de::Error::custom(format!(
+            "must be between {MIN} and {MAX}, not {v}"
+        )));
+    }
+    T::try_from(v).map_err(|_| serde::de::Error::custom("out of range"))
 }
 
-impl LimitsFile {
-    /// These limits, with `base` filling the keys left out.
-    fn over(self, base: &Limits) -> Limits {
-        Limits {
-            timeout_ms: self.timeout_ms.unwrap_or(base.timeout_ms),
-            memory_mb: self.memory_mb.unwrap_or(base.memory_mb),
-            cpus: self.cpus.unwrap_or(base.cpus),
-            pids: self.pids.unwrap_or(base.pids),
-            output_bytes: self.output_bytes.unwrap_or(base.output_bytes),
-            tmpfs_mb: self.tmpfs_mb.unwrap_or(base.tmpfs_mb),
-            nofile: self.nofile.unwrap_or(base.nofile),
-            pool: self.pool.unwrap_or(base.pool),
-            runtime: match self.runtime {
-                Some(r) if r.is_empty() => None,
-                Some(r) => Some(r),
-                None => base.runtime.clone(),
-            },
-        }
+fn cores<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(v > 0.0 && v <= 64.0) {
+        return Err(serde::de::Error::custom("must be above 0 and at most 64"));
     }
+    Ok(v)
+}
 
-    /// The defaults file must name every key.
-    fn complete(self, path: &Path) -> Result<Limits, ConfigError> {
-        let missing = |key: &str| ConfigError::invalid(path, format!("missing field `{key}`"));
-        Ok(Limits {
-            timeout_ms: self.timeout_ms.ok_or_else(|| missing("timeout_ms"))?,
-            memory_mb: self.memory_mb.ok_or_else(|| missing("memory_mb"))?,
-            cpus: self.cpus.ok_or_else(|| missing("cpus"))?,
-            pids: self.pids.ok_or_else(|| missing("pids"))?,
-            output_bytes: self.output_bytes.ok_or_else(|| missing("output_bytes"))?,
-            tmpfs_mb: self.tmpfs_mb.ok_or_else(|| missing("tmpfs_mb"))?,
-            nofile: self.nofile.ok_or_else(|| missing("nofile"))?,
-            pool: self.pool.ok_or_else(|| missing("pool"))?,
-            runtime: self.runtime.filter(|r| !r.is_empty()),
-        })
-    }
+fn runtime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = String::deserialize(d)?;
+    Ok((!v.is_empty()).then_some(v))
 }
 
 impl Limits {
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let bad =
-            |field: &str, why: &str| ConfigError::invalid(path, format!("field `{field}` {why}"));
-        if !(1..=600_000).contains(&self.timeout_ms) {
-            return Err(bad("timeout_ms", "must be between 1 and 600000"));
-        }
-        if self.memory_mb < 16 {
-            return Err(bad("memory_mb", "must be at least 16"));
-        }
-        if !(self.cpus > 0.0 && self.cpus <= 64.0) {
-            return Err(bad("cpus", "must be above 0 and at most 64"));
-        }
-        if self.pids < 4 {
-            return Err(bad("pids", "must be at least 4"));
-        }
-        if self.output_bytes == 0 || self.output_bytes > 64 * 1024 * 1024 {
-            return Err(bad("output_bytes", "must be between 1 and 67108864"));
-        }
-        if self.tmpfs_mb == 0 {
-            return Err(bad("tmpfs_mb", "must be at least 1"));
-        }
-        if self.nofile < 16 {
-            return Err(bad("nofile", "must be at least 16"));
-        }
-        if self.pool > 64 {
-            return Err(bad("pool", "must be at most 64"));
-        }
-        Ok(())
+    /// `table` over `base` (every key of `base` that `table` leaves out),
+    /// checked field by field.
+    fn merge(base: &toml::Table, table: toml::Table, path: &Path) -> Result<Self, ConfigError> {
+        let mut merged = base.clone();
+        merged.extend(table);
+        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            ConfigError::invalid(
+                path,
+                if field == "." {
+                    inner
+                } else {
+                    format!("field `{field}`: {inner}")
+                },
+            )
+        })
     }
 }
 
@@ -140,6 +125,8 @@ struct SandboxFile {
     title: String,
     language: String,
     #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
     example: String,
     /// `uid:gid` the program runs as; never root.
     #[serde(default = "default_user")]
@@ -148,9 +135,11 @@ struct SandboxFile {
     workdir: String,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    #[serde(default)]
+    prepare: Vec<Vec<String>>,
     commands: BTreeMap<String, Command>,
     #[serde(default)]
-    limits: LimitsFile,
+    limits: toml::Table,
 }
 
 fn default_user() -> String {
@@ -168,6 +157,13 @@ pub struct Command {
     pub entry: String,
     /// Programs run in order; a failing step ends the run.
     pub steps: Vec<Vec<String>>,
+    /// The first step is started with the container, before the job
+    /// arrives, and told when the files are in place (see the agent).
+    #[serde(default)]
+    pub prestart: bool,
+    /// Globs, relative to the work dir, of the files a run returns.
+    #[serde(default)]
+    pub outputs: Vec<String>,
 }
 
 /// A loaded, validated sandbox.
@@ -176,10 +172,14 @@ pub struct Sandbox {
     pub name: String,
     pub title: String,
     pub language: String,
+    /// Other names the API accepts for this sandbox.
+    pub aliases: Vec<String>,
     pub example: String,
     pub user: String,
     pub workdir: String,
     pub env: BTreeMap<String, String>,
+    /// Programs run when the container starts, before any job.
+    pub prepare: Vec<Vec<String>>,
     pub commands: BTreeMap<String, Command>,
     pub limits: Limits,
 }
@@ -201,6 +201,7 @@ impl Sandbox {
             name: self.name.clone(),
             title: self.title.clone(),
             language: self.language.clone(),
+            aliases: self.aliases.clone(),
             versions: vec![DEFAULT_VERSION.into()],
             commands: self.commands.keys().cloned().collect(),
             entry,
@@ -209,25 +210,26 @@ impl Sandbox {
     }
 }
 
-/// Every sandbox of a `sandboxes/` folder, by name.
+/// Every sandbox of a `sandboxes/` folder, by name and by alias.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     sandboxes: BTreeMap<String, Sandbox>,
+    /// Alias → name.
+    aliases: BTreeMap<String, String>,
 }
 
 impl Catalog {
     /// Loads `dir/defaults.toml` and every `dir/NAME/sandbox.toml`.
     pub fn load(dir: &Path) -> Result<Self, ConfigError> {
         let defaults_path = dir.join("defaults.toml");
-        let defaults: LimitsFile = parse(&defaults_path)?;
-        let defaults = defaults.complete(&defaults_path)?;
-        defaults.validate(&defaults_path)?;
+        let defaults: toml::Table = parse(&defaults_path)?;
+        Limits::merge(&defaults, toml::Table::new(), &defaults_path)?;
 
         let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
             path: dir.into(),
             source,
         })?;
-        let mut sandboxes = BTreeMap::new();
+        let mut catalog = Catalog::default();
         for entry in entries {
             let entry = entry.map_err(|source| ConfigError::Read {
                 path: dir.into(),
@@ -239,18 +241,43 @@ impl Catalog {
             }
             let name = entry.file_name().to_string_lossy().into_owned();
             let sandbox = load_one(&name, &path, &defaults)?;
-            sandboxes.insert(name, sandbox);
+            catalog.sandboxes.insert(name, sandbox);
         }
-        if sandboxes.is_empty() {
+        if catalog.sandboxes.is_empty() {
             return Err(ConfigError::invalid(
                 dir,
                 "no sandbox folder (NAME/sandbox.toml) found",
             ));
         }
-        Ok(Catalog { sandboxes })
+        catalog.index_aliases(dir)?;
+        Ok(catalog)
     }
 
+    /// Every alias names one sandbox, and no alias is a sandbox's name.
+    fn index_aliases(&mut self, dir: &Path) -> Result<(), ConfigError> {
+        for s in self.sandboxes.values() {
+            for alias in &s.aliases {
+                let path = dir.join(&s.name).join("sandbox.toml");
+                if self.sandboxes.contains_key(alias) {
+                    return Err(ConfigError::invalid(
+                        &path,
+                        format!("alias {alias:?} is the name of a sandbox"),
+                    ));
+                }
+                if let Some(other) = self.aliases.insert(alias.clone(), s.name.clone()) {
+                    return Err(ConfigError::invalid(
+                        &path,
+                        format!("alias {alias:?} is also an alias of {other}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The sandbox with this name or alias.
     pub fn get(&self, name: &str) -> Option<&Sandbox> {
+        let name = self.aliases.get(name).map_or(name, String::as_str);
         self.sandboxes.get(name)
     }
 
@@ -274,55 +301,71 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> 
     toml::from_str(&text).map_err(|e| ConfigError::invalid(path, e.to_string().trim_end()))
 }
 
-fn load_one(name: &str, path: &Path, defaults: &Limits) -> Result<Sandbox, ConfigError> {
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    {
+/// A sandbox or alias name: lowercase letters, digits, `-`, `_`, `+`, `.`.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'+' | b'.')
+        })
+}
+
+fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, ConfigError> {
+    if !plain_name(name) || name.contains(['+', '.']) {
         return Err(ConfigError::invalid(
             path,
             "the folder name must be lowercase letters, digits, - or _",
         ));
     }
     let file: SandboxFile = parse(path)?;
-    let limits = file.limits.over(defaults);
-    limits.validate(path)?;
+    let limits = Limits::merge(defaults, file.limits, path)?;
+    let invalid = |message: String| ConfigError::invalid(path, message);
+    if let Some(bad) = file.aliases.iter().find(|a| !plain_name(a)) {
+        return Err(invalid(format!(
+            "field `aliases`: {bad:?} must be lowercase letters, digits, -, _, + or ."
+        )));
+    }
     if file.commands.is_empty() {
-        return Err(ConfigError::invalid(
-            path,
-            "field `commands` must define at least one command",
+        return Err(invalid(
+            "field `commands` must define at least one command".into(),
+        ));
+    }
+    let argv_ok = |steps: &[Vec<String>]| steps.iter().all(|s| !s.is_empty() && !s[0].is_empty());
+    if !argv_ok(&file.prepare) {
+        return Err(invalid(
+            "field `prepare` must list programs, each a non-empty argv".into(),
         ));
     }
     for (cmd, c) in &file.commands {
-        check_name(&c.entry).map_err(|e| {
-            ConfigError::invalid(path, format!("field `commands.{cmd}.entry`: {e}"))
-        })?;
-        if c.steps.is_empty() || c.steps.iter().any(|s| s.is_empty() || s[0].is_empty()) {
-            return Err(ConfigError::invalid(
-                path,
-                format!("field `commands.{cmd}.steps` must list programs, each a non-empty argv"),
-            ));
+        check_name(&c.entry).map_err(|e| invalid(format!("field `commands.{cmd}.entry`: {e}")))?;
+        if c.steps.is_empty() || !argv_ok(&c.steps) {
+            return Err(invalid(format!(
+                "field `commands.{cmd}.steps` must list programs, each a non-empty argv"
+            )));
+        }
+        if let Some(bad) = c.outputs.iter().find(|g| check_name(g).is_err()) {
+            return Err(invalid(format!(
+                "field `commands.{cmd}.outputs`: {bad:?} must be a relative path or glob inside the work dir"
+            )));
         }
     }
     let uid = file.user.split(':').next().unwrap_or_default();
     if uid.is_empty() || uid == "0" || uid == "root" {
-        return Err(ConfigError::invalid(path, "field `user` must not be root"));
+        return Err(invalid("field `user` must not be root".into()));
     }
     if !file.workdir.starts_with('/') || file.workdir.split('/').any(|s| s == "..") {
-        return Err(ConfigError::invalid(
-            path,
-            "field `workdir` must be an absolute path",
-        ));
+        return Err(invalid("field `workdir` must be an absolute path".into()));
     }
     Ok(Sandbox {
         name: name.into(),
         title: file.title,
         language: file.language,
+        aliases: file.aliases,
         example: file.example,
         user: file.user,
         workdir: file.workdir,
         env: file.env,
+        prepare: file.prepare,
         commands: file.commands,
         limits,
     })
@@ -349,10 +392,10 @@ mod tests {
     fn the_repository_sandboxes_load() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
         let catalog = Catalog::load(&dir).unwrap();
-        for name in ["python", "javascript", "shell", "sqlite", "c"] {
+        for name in ["python", "javascript", "sqlite", "c"] {
             assert!(catalog.get(name).is_some(), "{name} is missing");
         }
-        assert_eq!(catalog.get("c").unwrap().commands["run"].steps.len(), 2);
+        assert!(catalog.get("shell").is_some(), "shell stays a name");
     }
 
     #[test]
@@ -367,6 +410,26 @@ mod tests {
         let catalog = Catalog::load(dir.path()).unwrap();
         let limits = &catalog.get("py").unwrap().limits;
         assert_eq!((limits.timeout_ms, limits.memory_mb), (9000, 128));
+        assert_eq!(limits.runtime, None, "an empty runtime is the default");
+    }
+
+    #[test]
+    fn aliases_resolve_to_their_sandbox() {
+        let dir = tree(&[
+            ("defaults.toml", DEFAULTS),
+            (
+                "py/sandbox.toml",
+                &PY.replace("language", "aliases = [\"python3\", \"python\"]\nlanguage"),
+            ),
+        ]);
+        let catalog = Catalog::load(dir.path()).unwrap();
+        assert_eq!(catalog.get("python3").unwrap().name, "py");
+        assert_eq!(catalog.get("python").unwrap().name, "py");
+        assert_eq!(
+            catalog.get("py").unwrap().info().aliases,
+            ["python3", "python"]
+        );
+        assert!(catalog.get("pyth").is_none());
     }
 
     #[test]
@@ -377,8 +440,13 @@ mod tests {
                 "unknown field `timeout`",
             ),
             (format!("{PY}[limits]\npids = 1\n"), "field `pids`"),
+            (format!("{PY}[limits]\ncpus = 0.0\n"), "field `cpus`"),
+            (
+                format!("{PY}[limits]\nmemory_mb = \"lots\"\n"),
+                "field `memory_mb`",
+            ),
             (PY.replace("title = \"P\"\n", ""), "missing field `title`"),
-            (format!("{PY}user = \"0:0\"\n"), "field `user`"),
+            (format!("user = \"0:0\"\n{PY}"), "field `user`"),
             (
                 PY.replace("main.py\"\nsteps", "../x\"\nsteps"),
                 "commands.run.entry",
@@ -387,6 +455,13 @@ mod tests {
                 PY.replace("[[\"python3\", \"main.py\"]]", "[[]]"),
                 "commands.run.steps",
             ),
+            (
+                format!("{PY}outputs = [\"/etc/*\"]\n"),
+                "commands.run.outputs",
+            ),
+            (format!("prepare = [[]]\n{PY}"), "field `prepare`"),
+            (format!("aliases = [\"C#\"]\n{PY}"), "field `aliases`"),
+            (format!("aliases = [\"py\"]\n{PY}"), "name of a sandbox"),
         ];
         for (text, want) in cases {
             let dir = tree(&[("defaults.toml", DEFAULTS), ("py/sandbox.toml", &text)]);
@@ -396,6 +471,18 @@ mod tests {
                 "{err:?} lacks {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn two_sandboxes_cannot_share_an_alias() {
+        let with = PY.replace("language", "aliases = [\"x\"]\nlanguage");
+        let dir = tree(&[
+            ("defaults.toml", DEFAULTS),
+            ("a/sandbox.toml", &with),
+            ("b/sandbox.toml", &with),
+        ]);
+        let err = Catalog::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("also an alias of a"), "{err}");
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct SandboxInfo {
     pub name: String,
     pub title: String,
     pub language: String,
+    /// Other names the API accepts for this sandbox (`golang` for `go`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub versions: Vec<String>,
     pub commands: Vec<String>,
     /// The entry file name of the `run` command (or the first command).
