@@ -28,8 +28,9 @@ widget:
 	scripts/prereqs.sh --widget
 	scripts/widget.sh static/widget
 
+# Every sandbox image, or some: make images SANDBOXES=go,rust
 images: prereqs
-	scripts/images.sh
+	SANDBOXES='$(SANDBOXES)' scripts/images.sh
 
 prereqs:
 	scripts/prereqs.sh
