@@ -66,7 +66,7 @@ async fn start_up_removes_what_a_killed_server_left() {
             "snipbox=1",
             "--label",
             &format!("snipbox.instance={instance}"),
-            "snipbox/shell",
+            "snipbox/bash",
         ])
         .output()
         .unwrap();

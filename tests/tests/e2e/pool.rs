@@ -28,7 +28,7 @@ fn warm(server: &Server, sandbox: &str) -> usize {
 async fn a_warm_container_serves_one_run_only() {
     let server = Server::start(&[("SNIPBOX_POOL", "2")]);
     assert!(
-        eventually(Duration::from_secs(60), || warm(&server, "shell") == 2),
+        eventually(Duration::from_secs(60), || warm(&server, "bash") == 2),
         "pool did not fill"
     );
     let first = server
