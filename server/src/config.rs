@@ -74,6 +74,14 @@ pub struct Config {
     /// Largest request body in bytes.
     #[arg(long, env = "SNIPBOX_MAX_BODY", default_value_t = 512 * 1024, global = true)]
     pub max_body: usize,
+    /// How long a request body may take to arrive, in ms.
+    #[arg(
+        long,
+        env = "SNIPBOX_BODY_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub body_timeout_ms: u64,
     /// Most files in one request.
     #[arg(long, env = "SNIPBOX_MAX_FILES", default_value_t = 64, global = true)]
     pub max_files: usize,
@@ -129,6 +137,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// The page origins allowed to run code, as browsers send them (no
+    /// trailing slash); `None` when any origin may.
+    pub fn origins(&self) -> Option<Vec<String>> {
+        if self.cors_origins.iter().any(|o| o.trim() == "*") {
+            return None;
+        }
+        Some(
+            self.cors_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        )
+    }
+
     pub fn max_runs(&self) -> usize {
         self.max_runs
             .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, |n| n.get()))

@@ -1,9 +1,9 @@
-//! Warm containers: per sandbox, a few containers started ahead of demand,
-//! each waiting for exactly one run. Creation and removal happen in
-//! background tasks, never on a request's path; a request that finds the
+//! Warm containers: for one sandbox, a few containers started ahead of
+//! demand, each waiting for exactly one run. Creation and removal happen in
+//! a background task, never on a request's path; a request that finds the
 //! pool empty starts its own container instead of failing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -14,10 +14,11 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Container, ContainerSpec, Engine};
 use crate::metrics::Metrics;
 
+/// One sandbox's warm containers.
 pub struct Pool {
-    slots: HashMap<String, Arc<Slot>>,
+    slot: Arc<Slot>,
     stop: CancellationToken,
-    refills: Mutex<Vec<JoinHandle<()>>>,
+    refill: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Slot {
@@ -45,45 +46,40 @@ impl Slot {
 }
 
 impl Pool {
-    /// Starts one refill task per sandbox whose pool size is above zero.
+    /// Keeps `target` containers of `spec` ready (none when it is 0).
     pub fn start(
         engine: Arc<Engine>,
-        specs: impl IntoIterator<Item = (ContainerSpec, usize)>,
+        spec: ContainerSpec,
+        target: usize,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let slot = Arc::new(Slot {
+            spec,
+            target,
+            idle: Mutex::new(VecDeque::new()),
+            wake: Notify::new(),
+            metrics,
+        });
         let stop = CancellationToken::new();
-        let mut slots = HashMap::new();
-        let mut refills = Vec::new();
-        for (spec, target) in specs {
-            if target == 0 {
-                continue;
-            }
-            let slot = Arc::new(Slot {
-                spec,
-                target,
-                idle: Mutex::new(VecDeque::new()),
-                wake: Notify::new(),
-                metrics: metrics.clone(),
-            });
-            slots.insert(slot.spec.sandbox.clone(), slot.clone());
-            let (engine, stop) = (engine.clone(), stop.clone());
-            refills.push(tokio::spawn(async move {
+        let refill = (target > 0).then(|| {
+            let (slot, stop) = (slot.clone(), stop.clone());
+            tokio::spawn(async move {
                 tokio::select! {
                     _ = stop.cancelled() => {}
                     _ = refill(slot, engine) => {}
                 }
-            }));
-        }
+            })
+        });
         Pool {
-            slots,
+            slot,
             stop,
-            refills: Mutex::new(refills),
+            refill: Mutex::new(refill),
         }
     }
 
-    /// A ready container for `sandbox`, or `None` when none is ready now.
-    pub async fn take(&self, sandbox: &str) -> Option<Container> {
-        let slot = self.slots.get(sandbox)?;
+    /// A ready container, or `None` when none is ready now.
+    pub async fn take(&self) -> Option<Container> {
+        let slot = &self.slot;
         loop {
             let next = slot.idle.lock().expect("not poisoned").pop_front();
             slot.wake.notify_one();
@@ -96,38 +92,26 @@ impl Pool {
         }
     }
 
-    /// How many containers are ready for `sandbox` now.
-    pub fn warm(&self, sandbox: &str) -> usize {
-        self.slots.get(sandbox).map_or(0, |s| {
-            let idle = s.idle.lock().expect("not poisoned");
-            idle.iter().filter(|i| !i.watcher.is_finished()).count()
-        })
-    }
-
-    /// Whether every sandbox's pool is full.
-    pub fn is_full(&self) -> bool {
-        self.slots
-            .iter()
-            .all(|(name, slot)| self.warm(name) >= slot.target)
-    }
-
     /// Stops refilling and removes every idle container.
     pub async fn shutdown(&self) {
         self.stop.cancel();
-        let refills = std::mem::take(&mut *self.refills.lock().expect("not poisoned"));
-        for r in refills {
+        let refill = self.refill.lock().expect("not poisoned").take();
+        if let Some(r) = refill {
             let _ = r.await;
         }
-        let mut watchers = Vec::new();
-        for slot in self.slots.values() {
-            let idle: Vec<Idle> = slot.idle.lock().expect("not poisoned").drain(..).collect();
-            // Dropping the take sender makes the watcher drop its container.
-            watchers.extend(idle.into_iter().map(|i| i.watcher));
-            slot.update_gauge(0);
+        let idle: Vec<Idle> = self
+            .slot
+            .idle
+            .lock()
+            .expect("not poisoned")
+            .drain(..)
+            .collect();
+        // Dropping the take sender makes the watcher drop its container.
+        for i in idle {
+            drop(i.take);
+            let _ = i.watcher.await;
         }
-        for w in watchers {
-            let _ = w.await;
-        }
+        self.slot.update_gauge(0);
     }
 }
 
@@ -148,7 +132,7 @@ async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
             slot.wake.notified().await;
             continue;
         }
-        let launches = (count..slot.target).map(|_| engine.launch(&slot.spec));
+        let launches = (count..slot.target).map(|_| Container::launch(&engine, &slot.spec));
         let mut failed = None;
         for launched in futures_util::future::join_all(launches).await {
             match launched {

@@ -210,12 +210,37 @@ impl Sandbox {
     }
 }
 
-/// Every sandbox of a `sandboxes/` folder, by name and by alias.
-#[derive(Debug, Clone, Default)]
-pub struct Catalog {
-    sandboxes: BTreeMap<String, Sandbox>,
+/// Every sandbox of a `sandboxes/` folder (or what the server keeps for
+/// each: see [`Catalog::map`]), by name and by alias.
+#[derive(Debug, Clone)]
+pub struct Catalog<T = Sandbox> {
+    sandboxes: BTreeMap<String, T>,
     /// Alias → name.
     aliases: BTreeMap<String, String>,
+}
+
+impl<T> Catalog<T> {
+    /// The entry with this name or alias.
+    pub fn get(&self, name: &str) -> Option<&T> {
+        let name = self.aliases.get(name).map_or(name, String::as_str);
+        self.sandboxes.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.sandboxes.values()
+    }
+
+    /// The same catalog, names and aliases, with `f` of each entry.
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Catalog<U> {
+        Catalog {
+            sandboxes: self
+                .sandboxes
+                .into_iter()
+                .map(|(name, t)| (name, f(t)))
+                .collect(),
+            aliases: self.aliases,
+        }
+    }
 }
 
 impl Catalog {
@@ -229,7 +254,10 @@ impl Catalog {
             path: dir.into(),
             source,
         })?;
-        let mut catalog = Catalog::default();
+        let mut catalog = Catalog {
+            sandboxes: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+        };
         for entry in entries {
             let entry = entry.map_err(|source| ConfigError::Read {
                 path: dir.into(),
@@ -273,16 +301,6 @@ impl Catalog {
             }
         }
         Ok(())
-    }
-
-    /// The sandbox with this name or alias.
-    pub fn get(&self, name: &str) -> Option<&Sandbox> {
-        let name = self.aliases.get(name).map_or(name, String::as_str);
-        self.sandboxes.get(name)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Sandbox> {
-        self.sandboxes.values()
     }
 
     /// Sets every sandbox's pool size (an operator's override of the files).

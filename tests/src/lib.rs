@@ -50,7 +50,13 @@ impl Server {
     /// Starts a server with extra `SNIPBOX_*` settings and waits until it answers.
     pub fn start(env: &[(&str, &str)]) -> Server {
         let port = browser::free_port();
-        let instance = format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let instance = env
+            .iter()
+            .find(|(k, _)| *k == "SNIPBOX_INSTANCE")
+            .map_or_else(
+                || format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+                |(_, v)| v.to_string(),
+            );
         let log = std::env::temp_dir().join(format!("snipbox-{instance}.log"));
         let mut cmd = Command::new(server_binary());
         cmd.current_dir(root())
