@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 use snipbox_wire::api::SandboxInfo;
 
-use crate::files::check_name;
+use snipbox_wire::names::check_name;
 
 /// The only version every sandbox has; `""` means the same.
 pub const DEFAULT_VERSION: &str = "latest";

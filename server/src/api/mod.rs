@@ -2,6 +2,7 @@
 //! table from every error to the API's JSON error shape (see `api.md`). It
 //! calls [`crate::exec`] to run code and never builds a container itself.
 
+mod answer;
 mod error;
 mod exec;
 mod health;
@@ -20,8 +21,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use answer::answer;
 pub use error::{ApiError, Rejected};
-pub use exec::answer;
 pub use health::Health;
 pub use request::BodyLimits;
 

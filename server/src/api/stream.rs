@@ -17,7 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::task::JoinHandle;
 
-use super::exec::answer;
+use super::answer::answer;
 use super::{ApiError, AppState};
 use crate::engine::Chunk;
 use crate::exec::{ExecError, Finished, Prepared};

@@ -14,12 +14,10 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::task::TaskTracker;
 
-use super::client::{Call, Engine, EngineError, remove};
+use super::client::{Call, Engine, EngineError, LAUNCH_TIMEOUT, remove};
 use super::spec::{Owner, create_body};
 use crate::sandbox::Sandbox;
 
-/// How long a new container may take to start its agent.
-pub(crate) const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Past the run's own timeout, how long the agent gets to report before the
 /// container is removed regardless.
 const DEADLINE_GRACE: Duration = Duration::from_millis(500);
