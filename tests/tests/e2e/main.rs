@@ -8,3 +8,4 @@ mod hostile;
 mod lifecycle;
 mod pool;
 mod sandboxes;
+mod stream;
