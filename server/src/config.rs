@@ -88,9 +88,30 @@ pub struct Config {
     /// Largest file in bytes, after decoding a data URL.
     #[arg(long, env = "SNIPBOX_MAX_FILE_BYTES", default_value_t = 512 * 1024, global = true)]
     pub max_file_bytes: usize,
-    /// Warm containers per sandbox, overriding every sandbox's `pool`.
+    /// A fixed number of warm containers for every sandbox, overriding
+    /// their `pool` and `pool_min` (0 turns the pools off).
     #[arg(long, env = "SNIPBOX_POOL", global = true)]
     pub pool: Option<usize>,
+    /// Warm containers of all sandboxes together, at most.
+    #[arg(long, env = "SNIPBOX_WARM_MAX", default_value_t = 64, global = true)]
+    pub warm_max: usize,
+    /// Memory that idle warm containers of all sandboxes may hold, in MiB.
+    #[arg(
+        long,
+        env = "SNIPBOX_WARM_MEMORY_MB",
+        default_value_t = 2048,
+        global = true
+    )]
+    pub warm_memory_mb: u64,
+    /// A sandbox whose pool is not used for this long (ms) gives back one
+    /// warm container, down to its `pool_min`.
+    #[arg(
+        long,
+        env = "SNIPBOX_POOL_QUIET_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub pool_quiet_ms: u64,
     /// Page origins allowed to run code, comma-separated; `*` allows any.
     /// Used for CORS, and a request whose Origin is not listed gets 403.
     #[arg(

@@ -15,7 +15,7 @@ use crate::admission::Admission;
 use crate::engine::{Chunk, Container, ContainerSpec, Engine, EngineError, Job, Outcome};
 use crate::files::{self, FileLimits, FilesError};
 use crate::metrics::{Metrics, RunLabels};
-use crate::pool::Pool;
+use crate::pool::{Budget, Pool, Size};
 use crate::sandbox::{Catalog, DEFAULT_VERSION, Sandbox};
 
 #[derive(Debug, thiserror::Error)]
@@ -144,15 +144,21 @@ impl Executor {
         catalog: Catalog,
         engine: Arc<Engine>,
         admission: Admission,
+        budget: Arc<Budget>,
         metrics: Arc<Metrics>,
         file_limits: FileLimits,
     ) -> Self {
         let sandboxes = catalog.map(|sandbox| {
             let spec = ContainerSpec::new(&sandbox);
+            let size = Size {
+                min: sandbox.limits.pool_min,
+                max: sandbox.limits.pool,
+            };
             let pool = Pool::start(
                 engine.clone(),
                 spec.clone(),
-                sandbox.limits.pool,
+                size,
+                budget.clone(),
                 metrics.clone(),
             );
             Arc::new(Entry {

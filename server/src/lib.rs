@@ -34,6 +34,7 @@ use crate::engine::Engine;
 use crate::exec::Executor;
 use crate::files::FileLimits;
 use crate::metrics::Metrics;
+use crate::pool::Budget;
 use crate::sandbox::Catalog;
 
 /// The server, built and ready to serve: its routes and what they share.
@@ -58,6 +59,11 @@ impl App {
             catalog,
             engine.clone(),
             Admission::new(config.max_runs(), config.max_queue, metrics.clone()),
+            Budget::new(
+                config.warm_max,
+                config.warm_memory_mb << 20,
+                Duration::from_millis(config.pool_quiet_ms),
+            ),
             metrics.clone(),
             FileLimits {
                 max_files: config.max_files,

@@ -62,9 +62,12 @@ pub struct Limits {
     /// Open files per process.
     #[serde(deserialize_with = "within::<_, 16, 1_048_576, _>")]
     pub nofile: u64,
-    /// Warm containers kept ready, at most.
+    /// Warm containers kept ready when the sandbox is busy, at most.
     #[serde(deserialize_with = "within::<_, 0, 64, _>")]
     pub pool: usize,
+    /// Warm containers kept ready even when it is not used.
+    #[serde(deserialize_with = "within::<_, 0, 64, _>")]
+    pub pool_min: usize,
     /// OCI runtime (e.g. `runsc`); `None` is the engine's default.
     #[serde(deserialize_with = "runtime")]
     pub runtime: Option<String>,
@@ -104,18 +107,29 @@ impl Limits {
     fn merge(base: &toml::Table, table: toml::Table, path: &Path) -> Result<Self, ConfigError> {
         let mut merged = base.clone();
         merged.extend(table);
-        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
-            let field = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            ConfigError::invalid(
+        let limits: Limits =
+            serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+                let field = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                ConfigError::invalid(
+                    path,
+                    if field == "." {
+                        inner
+                    } else {
+                        format!("field `{field}`: {inner}")
+                    },
+                )
+            })?;
+        if limits.pool_min > limits.pool {
+            return Err(ConfigError::invalid(
                 path,
-                if field == "." {
-                    inner
-                } else {
-                    format!("field `{field}`: {inner}")
-                },
-            )
-        })
+                format!(
+                    "field `pool_min` ({}) must not be above `pool` ({})",
+                    limits.pool_min, limits.pool
+                ),
+            ));
+        }
+        Ok(limits)
     }
 }
 
@@ -303,10 +317,12 @@ impl Catalog {
         Ok(())
     }
 
-    /// Sets every sandbox's pool size (an operator's override of the files).
+    /// Gives every sandbox a pool of exactly `size` (an operator's
+    /// override of the files: a fixed pool, or none at all with 0).
     pub fn set_pool(&mut self, size: usize) {
         for s in self.sandboxes.values_mut() {
             s.limits.pool = size;
+            s.limits.pool_min = size;
         }
     }
 }
@@ -403,7 +419,7 @@ mod tests {
         dir
     }
 
-    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\nruntime = \"\"\n";
+    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\nruntime = \"\"\n";
     const PY: &str = "title = \"P\"\nlanguage = \"python\"\n[commands.run]\nentry = \"main.py\"\nsteps = [[\"python3\", \"main.py\"]]\n";
 
     #[test]
@@ -459,6 +475,7 @@ mod tests {
             ),
             (format!("{PY}[limits]\npids = 1\n"), "field `pids`"),
             (format!("{PY}[limits]\ncpus = 0.0\n"), "field `cpus`"),
+            (format!("{PY}[limits]\npool_min = 3\n"), "field `pool_min`"),
             (
                 format!("{PY}[limits]\nmemory_mb = \"lots\"\n"),
                 "field `memory_mb`",
