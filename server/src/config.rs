@@ -74,6 +74,32 @@ pub struct Config {
     /// Largest request body in bytes.
     #[arg(long, env = "SNIPBOX_MAX_BODY", default_value_t = 512 * 1024, global = true)]
     pub max_body: usize,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "SNIPBOX_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// How long a request's headers may take to arrive, and a kept-alive
+    /// connection may wait for its next request, in ms.
+    #[arg(
+        long,
+        env = "SNIPBOX_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub header_timeout_ms: u64,
+    /// Request bodies being read, all together, at most (MiB); past it a
+    /// request gets 503 and Retry-After.
+    #[arg(
+        long,
+        env = "SNIPBOX_BODY_MEMORY_MB",
+        default_value_t = 64,
+        global = true
+    )]
+    pub body_memory_mb: usize,
     /// How long a request body may take to arrive, in ms.
     #[arg(
         long,

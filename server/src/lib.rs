@@ -15,6 +15,7 @@ pub mod config;
 pub mod engine;
 pub mod exec;
 pub mod files;
+pub mod listen;
 pub mod metrics;
 pub mod pool;
 pub mod sandbox;
@@ -78,6 +79,7 @@ impl App {
             body: BodyLimits {
                 max: config.max_body,
                 timeout: Duration::from_millis(config.body_timeout_ms),
+                memory: Arc::new(tokio::sync::Semaphore::new(config.body_memory_mb << 10)),
             },
         };
         Ok(App {
@@ -135,21 +137,21 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    run(
-        app,
-        listener,
-        Duration::from_millis(config.shutdown_grace_ms),
-        shutdown,
-    )
-    .await
+    let limits = listen::ConnLimits {
+        max_connections: config.max_connections,
+        header_timeout: Duration::from_millis(config.header_timeout_ms),
+    };
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
+    run(app, listener, limits, grace, shutdown).await
 }
 
 /// Serves `app` on `listener`. When `shutdown` resolves: stops accepting,
-/// lets runs in flight finish within `grace`, removes this server's
+/// lets requests in flight finish within `grace`, removes this server's
 /// containers.
 pub async fn run(
     app: App,
     listener: tokio::net::TcpListener,
+    limits: listen::ConnLimits,
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -161,40 +163,27 @@ pub async fn run(
             access.prune();
         }
     });
-    let stop = tokio_util::sync::CancellationToken::new();
-    let graceful = stop.clone().cancelled_owned();
-    let router = app.router.clone();
-    let mut server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(graceful)
-        .await
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let serving = listen::serve(listener, app.router.clone(), limits, async {
+        let _ = stopping.await;
     });
-    let ended = tokio::select! {
-        () = shutdown => None,
-        result = &mut server => Some(result),
-    };
-    if ended.is_none() {
-        tracing::info!(
-            grace_ms = grace.as_millis() as u64,
-            "shutting down: letting runs in flight finish"
-        );
-        stop.cancel();
-        if tokio::time::timeout(grace, &mut server).await.is_err() {
-            tracing::warn!("runs still in flight after the grace period: cancelling them");
-            server.abort();
-            let _ = server.await;
-        }
+    tokio::pin!(serving);
+    tokio::select! {
+        () = shutdown => {}
+        () = &mut serving => anyhow::bail!("the listener stopped"),
+    }
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "shutting down: letting runs in flight finish"
+    );
+    let _ = stopping_tx.send(());
+    if tokio::time::timeout(grace, &mut serving).await.is_err() {
+        tracing::warn!("runs still in flight after the grace period: cancelling them");
     }
     pruning.abort();
     app.shutdown().await;
     tracing::info!("stopped");
-    match ended {
-        Some(result) => Ok(result??),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// Prints every finding of the self-check; `Ok(true)` when none is an error.

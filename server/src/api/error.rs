@@ -26,6 +26,10 @@ pub enum ApiError {
         "the request body did not arrive within {ms} ms (set by --body-timeout-ms / SNIPBOX_BODY_TIMEOUT_MS)"
     )]
     BodyTimeout { ms: u64 },
+    #[error(
+        "the server is receiving too many request bodies at once (--body-memory-mb / SNIPBOX_BODY_MEMORY_MB): retry in a moment"
+    )]
+    Overloaded,
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error(transparent)]
@@ -60,6 +64,7 @@ impl ApiError {
             ApiError::BadRequest(_) => row(S::BAD_REQUEST, "bad_request"),
             ApiError::BodyTooLarge { .. } => row(S::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::BodyTimeout { .. } => row(S::REQUEST_TIMEOUT, "body_timeout"),
+            ApiError::Overloaded => retry(S::SERVICE_UNAVAILABLE, "overloaded", 1),
             ApiError::Refused(Refusal::RateLimited { retry_after, .. }) => {
                 retry(S::TOO_MANY_REQUESTS, "rate_limited", *retry_after)
             }

@@ -9,3 +9,4 @@ mod lifecycle;
 mod pool;
 mod sandboxes;
 mod stream;
+mod transport;
