@@ -78,6 +78,9 @@ async fn five_hundred_slow_clients_do_not_stop_normal_requests() {
     );
 }
 
+/// A way of sending a body: what it already read of the answer, if anything.
+type Send = fn(&mut TcpStream, &[u8]) -> std::io::Result<Vec<u8>>;
+
 /// A request head for an 8 MiB JSON body, with `extra` headers.
 fn head(extra: &str) -> String {
     format!(
@@ -161,7 +164,7 @@ fn slowly(w: &mut TcpStream, body: &[u8]) -> std::io::Result<Vec<u8>> {
 async fn an_oversized_body_always_gets_its_413_answer() {
     let server = Server::start(&[("SNIPBOX_POOL", "0")]);
     let addr = server.base.trim_start_matches("http://").to_string();
-    let behaviours: [(&str, fn(&mut TcpStream, &[u8]) -> std::io::Result<Vec<u8>>); 4] = [
+    let behaviours: [(&str, Send); 4] = [
         ("content-length", with_length),
         ("expect 100-continue", expecting_continue),
         ("chunked", chunked),
