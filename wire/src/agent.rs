@@ -68,6 +68,23 @@ pub struct Boot {
     pub workdir: String,
 }
 
+impl Boot {
+    /// The agent's argument for this config (the container's Cmd).
+    pub fn to_arg(&self) -> String {
+        serde_json::to_string(self).expect("a boot config always serializes")
+    }
+
+    /// Reads the agent's argument; none or an empty one is the default.
+    pub fn from_arg(arg: Option<&str>) -> Result<Boot, String> {
+        match arg {
+            None | Some("") => Ok(Boot::default()),
+            Some(json) => {
+                serde_json::from_str(json).map_err(|e| format!("bad boot config: {e}"))
+            }
+        }
+    }
+}
+
 /// What the agent is asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -618,8 +635,10 @@ mod tests {
             prestart: Some(vec!["python3".into(), "main.py".into()]),
             workdir: "/sandbox".into(),
         };
-        let json = serde_json::to_string(&boot).unwrap();
-        assert_eq!(serde_json::from_str::<Boot>(&json).unwrap(), boot);
+        assert_eq!(Boot::from_arg(Some(&boot.to_arg())), Ok(boot));
+        assert_eq!(Boot::from_arg(None), Ok(Boot::default()));
+        assert_eq!(Boot::from_arg(Some("")), Ok(Boot::default()));
+        assert!(Boot::from_arg(Some("[")).is_err());
     }
 
     #[test]
