@@ -81,8 +81,10 @@ fn prepare(boot: &Boot, workdir: &Path, killer: &mut Killer) -> Result<(), Strin
         run_prepare(argv, workdir, deadline)
             .map_err(|why| format!("prepare step `{}` {why}", argv.join(" ")))?;
     }
-    reap_orphans();
-    killer.spare_running();
+    if !boot.prepare.is_empty() {
+        reap_orphans();
+        killer.spare_running();
+    }
     Ok(())
 }
 
@@ -95,6 +97,7 @@ fn run_prepare(argv: &[String], workdir: &Path, deadline: Instant) -> Result<(),
         stdin: None,
         go: None,
         session: true,
+        merge_output: true,
     };
     let mut run = match spawn(spec) {
         Ok(Ok(run)) => run,
@@ -173,6 +176,7 @@ fn prestart(argv: Option<&[String]>, workdir: &Path) -> Result<Option<Prestarted
         stdin: Some(stdin_rx),
         go: Some(go_r),
         session: false,
+        merge_output: false,
     };
     Ok(spawn(spec).map_err(cannot)?.ok().map(|run| Prestarted {
         argv: argv.to_vec(),

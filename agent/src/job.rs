@@ -131,6 +131,7 @@ fn start(
         stdin,
         go: None,
         session: false,
+        merge_output: false,
     };
     let since = Instant::now();
     match spawn(spec)? {

@@ -64,50 +64,38 @@ fn descends(p: &Proc, ancestor: pid_t, parents: &HashMap<pid_t, pid_t>) -> bool 
     false
 }
 
-/// A session that `prepare` left running.
-#[derive(Debug)]
-struct Session {
-    sid: pid_t,
-    /// The start time of its leader when the session was spared; `None`
-    /// when the leader had already exited (a daemon that forked twice).
-    leader_start: Option<u64>,
-}
-
-/// Kills what steps leave behind, sparing the sessions `prepare` started.
+/// Kills what steps leave behind, sparing what `prepare` started.
 ///
-/// User code cannot enter a spared session: `setsid` only makes new ones,
-/// and a process group can only be joined within one's own session. A
-/// session id is a pid that the kernel does not hand out again while the
-/// session has members; once it has none, the session is forgotten, so a
-/// later process that gets that pid and calls `setsid` is not spared.
+/// Spared are the sessions of the processes that started before `prepare`
+/// ended, whatever sessions they are in by now (a daemon may call `setsid`
+/// after its starter exited), and so every process in those sessions (the
+/// workers a database server forks later). User code cannot enter such a
+/// session: `setsid` only makes new ones, and a process group can only be
+/// joined within one's own session. A session is spared only while one of
+/// those early processes is in it, so its id cannot have been reused.
 #[derive(Debug, Default)]
 pub struct Killer {
-    spared: Vec<Session>,
+    /// The start time (in clock ticks since boot, as /proc counts) of the
+    /// last tick `prepare` ran in; `None` without `prepare`.
+    prepared_by: Option<u64>,
 }
 
 impl Killer {
-    /// Spares the sessions of every process running now (other than the
-    /// agent's own session): called once `prepare` is done.
+    /// Marks every process running now as `prepare`'s, to be spared. Waits
+    /// for the next clock tick, so that nothing started later shares a
+    /// start time with them.
     pub fn spare_running(&mut self) {
-        // SAFETY: getpid and getsid(0) cannot fail.
-        let (me, my_sid) = unsafe { (libc::getpid(), libc::getsid(0)) };
-        let Some(procs) = scan() else { return };
-        let parents = procs.iter().map(|p| (p.pid, p.ppid)).collect();
-        for p in &procs {
-            let daemon = !p.zombie && p.pid != me && p.sid != my_sid;
-            if !daemon || !descends(p, me, &parents) || self.spared.iter().any(|s| s.sid == p.sid) {
-                continue;
-            }
-            let leader = procs.iter().find(|l| l.pid == p.sid && !l.zombie);
-            self.spared.push(Session {
-                sid: p.sid,
-                leader_start: leader.map(|l| l.start),
-            });
-        }
+        // SAFETY: sysconf cannot fail for _SC_CLK_TCK.
+        let tick_ns = 1_000_000_000 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let now = boot_time_ns();
+        let tick = now / tick_ns;
+        self.prepared_by = Some(tick);
+        let next = Duration::from_nanos((tick + 1) * tick_ns - now);
+        std::thread::sleep(next + Duration::from_micros(200));
     }
 
     /// Kills the process group `pgid` (a step) and every other process the
-    /// agent may kill but the spared sessions.
+    /// agent may kill but the spared ones.
     pub fn kill_all(&mut self, pgid: pid_t) {
         if pgid > 0 {
             // SAFETY: kill only sends a signal; -pgid names the step's group.
@@ -115,7 +103,7 @@ impl Killer {
         }
         // SAFETY: getpid cannot fail.
         let pid1 = unsafe { libc::getpid() } == 1;
-        if pid1 && self.spared.is_empty() {
+        if pid1 && self.prepared_by.is_none() {
             // As the container's init, kill(-1) reaches every other process
             // of the container in one call. Outside a container it would
             // reach the user's other processes: never there.
@@ -134,9 +122,8 @@ impl Killer {
                 }
                 return;
             };
-            self.forget_ended(&procs);
-            let victims = self.victims(&procs, pid1);
-            let fresh: Vec<&Proc> = victims
+            let fresh: Vec<&Proc> = self
+                .victims(&procs, pid1)
                 .into_iter()
                 .filter(|p| killed.insert((p.pid, p.start)))
                 .collect();
@@ -150,40 +137,39 @@ impl Killer {
         }
     }
 
-    /// Kills everything, spared sessions too: the agent is about to exit.
+    /// Kills everything, spared processes too: the agent is about to exit.
     pub fn kill_everything(&mut self) {
-        self.spared.clear();
+        self.prepared_by = None;
         self.kill_all(0);
     }
 
     fn victims<'p>(&self, procs: &'p [Proc], pid1: bool) -> Vec<&'p Proc> {
-        // SAFETY: getpid cannot fail.
-        let me = unsafe { libc::getpid() };
+        // SAFETY: getpid and getsid(0) cannot fail.
+        let (me, my_sid) = unsafe { (libc::getpid(), libc::getsid(0)) };
+        let spared: HashSet<pid_t> = match self.prepared_by {
+            Some(tick) => procs
+                .iter()
+                .filter(|p| !p.zombie && p.pid != me && p.start <= tick && p.sid != my_sid)
+                .map(|p| p.sid)
+                .collect(),
+            None => HashSet::new(),
+        };
         let parents = procs.iter().map(|p| (p.pid, p.ppid)).collect();
         procs
             .iter()
-            .filter(|p| !p.zombie && p.pid != me && !self.spares(p))
+            .filter(|p| !p.zombie && p.pid != me && !spared.contains(&p.sid))
             .filter(|p| pid1 || descends(p, me, &parents))
             .collect()
     }
+}
 
-    fn spares(&self, p: &Proc) -> bool {
-        self.spared
-            .iter()
-            .any(|s| s.sid == p.sid && (p.pid != s.sid || s.leader_start == Some(p.start)))
-    }
-
-    /// Forgets sessions that have no member left, or whose id now belongs to
-    /// another process (which proves the old session is gone).
-    fn forget_ended(&mut self, procs: &[Proc]) {
-        self.spared.retain(|s| {
-            let members = procs.iter().any(|p| p.sid == s.sid && !p.zombie);
-            let impostor = procs
-                .iter()
-                .any(|p| p.pid == s.sid && s.leader_start != Some(p.start));
-            members && !impostor
-        });
-    }
+/// CLOCK_BOOTTIME, the clock of the start times in /proc.
+fn boot_time_ns() -> u64 {
+    // SAFETY: a zeroed timespec is valid; clock_gettime fills it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Collects the agent's exited children: as PID 1 (or subreaper) it

@@ -48,6 +48,8 @@ pub struct Spec<'a> {
     /// A session of its own (a `prepare` program, whose daemons are then
     /// told apart from user code), rather than a process group in ours.
     pub session: bool,
+    /// Stderr into the stdout pipe, so the two keep their order (stream 0).
+    pub merge_output: bool,
 }
 
 /// Starts a program. The outer error is the agent's own failure; the inner
@@ -62,9 +64,14 @@ pub fn spawn(spec: Spec) -> io::Result<Result<Running, io::Error>> {
     };
     let (tx, rx) = mpsc::channel();
     let (out_r, out_w) = io::pipe()?;
-    let (err_r, err_w) = io::pipe()?;
     forward(0, out_r, tx.clone());
-    forward(1, err_r, tx.clone());
+    let err_w = if spec.merge_output {
+        out_w.try_clone()?
+    } else {
+        let (err_r, err_w) = io::pipe()?;
+        forward(1, err_r, tx.clone());
+        err_w
+    };
     let stdin = match spec.stdin {
         Some(bytes) => feed(bytes)?,
         None => Stdio::null(),
@@ -99,7 +106,7 @@ pub fn spawn(spec: Spec) -> io::Result<Result<Running, io::Error>> {
         Running {
             pgid,
             events: rx,
-            open: 2,
+            open: if spec.merge_output { 1 } else { 2 },
         }
     }))
 }
