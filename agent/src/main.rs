@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Ok(agent) => agent,
         Err(error) => {
             let exit = Exit {
-                error: Some(error),
+                error: Some(bounded(error)),
                 ..Exit::default()
             };
             return answer(&mut out, Frame::Exit(exit));
@@ -55,11 +55,30 @@ fn main() -> ExitCode {
             ..Exit::default()
         },
     };
+    let exit = Exit {
+        error: exit.error.map(bounded),
+        ..exit
+    };
     let code = answer(&mut out, Frame::Exit(exit));
     // In a container everything ends with the agent anyway; elsewhere the
     // daemons `prepare` started must not outlive it either.
     agent.killer.kill_everything();
     code
+}
+
+/// The longest error an exit frame carries: what is quoted from a program
+/// or its argv must not push the frame past `MAX_FRAME`.
+const MAX_ERROR: usize = 8 * 1024;
+
+/// Shortens an error to [`MAX_ERROR`] bytes, keeping its start (what failed)
+/// and its end (the last output).
+fn bounded(error: String) -> String {
+    if error.len() <= MAX_ERROR {
+        return error;
+    }
+    let head = error.floor_char_boundary(MAX_ERROR / 4);
+    let tail = error.ceil_char_boundary(error.len() - MAX_ERROR / 2);
+    format!("{} […] {}", &error[..head], &error[tail..])
 }
 
 fn answer(out: &mut impl Write, frame: Frame) -> ExitCode {

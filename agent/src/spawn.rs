@@ -115,12 +115,16 @@ pub fn spawn(spec: Spec) -> io::Result<Result<Running, io::Error>> {
 /// (raising oom_score_adj needs no privilege), it dumps no core (a core
 /// file could fill the scratch space), and the go pipe becomes fd 3.
 fn limit_child(session: bool, go: Option<RawFd>) -> io::Result<()> {
-    // SAFETY: open, write, close, setrlimit, setsid, fcntl and dup2 are
-    // async-signal-safe; the path is a NUL-terminated literal.
+    // SAFETY: prctl, open, write, close, setrlimit, setsid, fcntl and dup2
+    // are async-signal-safe; the path is a NUL-terminated literal.
     unsafe {
         if session {
             libc::setsid();
         }
+        // The agent's non-dumpable flag, inherited, makes /proc/self
+        // root's; exec would make the program dumpable again anyway. The
+        // child no longer holds the agent's stdout here (fd 1 is its pipe).
+        libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
         let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
         if fd >= 0 {
             libc::write(fd, b"1000".as_ptr().cast(), 4);

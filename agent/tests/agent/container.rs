@@ -81,6 +81,13 @@ fn sigterm_from_inside_the_sandbox_is_ignored_by_pid_1() {
 }
 
 #[test]
+fn programs_are_the_oom_killers_first_choice_and_dump_no_core_as_the_sandbox_user() {
+    let step = sh("id -u; cat /proc/self/oom_score_adj; ulimit -c; ulimit -H -c");
+    let out = run_in_container(&boot(), "64m", 64, &job(vec![step]));
+    assert_eq!(out.stdout, "65534\n1000\n0\n0\n", "{out:?}");
+}
+
+#[test]
 fn sigterm_from_the_engine_ends_the_container_at_once() {
     let daemon = marker();
     let boot = Boot {

@@ -113,3 +113,23 @@ fn no_argument_is_an_old_servers_start() {
     let out = run(None, &job(dir.path(), vec![sh("echo plain")]), &[], b"");
     assert_eq!((out.stdout.as_str(), out.exit.exit_code), ("plain\n", 0));
 }
+
+#[test]
+fn a_huge_prepare_error_still_fits_in_a_frame() {
+    // An argv of 100 KB quoted in the error would make a frame the server
+    // refuses.
+    let long = "x".repeat(100_000);
+    let boot = boot_with(vec![sh(&format!("echo {long}; echo the end; exit 1"))]);
+    let error = Agent::host(Some(&boot)).boot_failure().error.unwrap();
+    assert!(error.len() < 9000, "{}", error.len());
+    assert!(
+        error.starts_with("prepare step `sh -c echo xxx"),
+        "{}",
+        &error[..50]
+    );
+    assert!(
+        error.ends_with("xxxx\nthe end"),
+        "{}",
+        &error[error.len() - 50..]
+    );
+}
