@@ -78,9 +78,7 @@ impl Boot {
     pub fn from_arg(arg: Option<&str>) -> Result<Boot, String> {
         match arg {
             None | Some("") => Ok(Boot::default()),
-            Some(json) => {
-                serde_json::from_str(json).map_err(|e| format!("bad boot config: {e}"))
-            }
+            Some(json) => serde_json::from_str(json).map_err(|e| format!("bad boot config: {e}")),
         }
     }
 }
