@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use snipbox_wire::agent::{Boot, Job};
 
-use crate::common::{AGENT, Agent, Outcome, daemons_and_leftovers, encode, marker, sh};
+use crate::common::{
+    AGENT, Agent, Outcome, argv, check_alive, daemons_and_leftovers, encode, marker, sh,
+    start_sleep,
+};
 
 const IMAGE: &str = "debian:trixie-slim";
 const WORKDIR: &str = "/sandbox";
@@ -158,6 +161,32 @@ fn prepare_daemons_survive_the_kill_of_pid_1_but_step_leftovers_do_not() {
     };
     let out = run_in_container(&boot, "64m", 64, &job(steps.to_vec()));
     assert_eq!(out.stdout, expected, "{out:?}");
+}
+
+#[test]
+fn a_fork_bomb_dies_with_its_step_while_prepare_daemons_live() {
+    // With daemons to spare, the agent cannot kill(-1): it kills pass by
+    // pass what /proc shows, while the bomb forks.
+    let boot = Boot {
+        prepare: vec![sh(&start_sleep("daemon", false))],
+        ..boot()
+    };
+    let mark = format!("fork-bomb-{}", marker());
+    let bomb = argv(&["sh", "-c", "b() { b | b & }; b; sleep 1; exit 0", &mark]);
+    let (name, digits) = mark.split_at(10);
+    let count = format!(
+        "grep -l '{name}[{}]{}' /proc/[0-9]*/cmdline 2>/dev/null | wc -l",
+        &digits[..1],
+        &digits[1..]
+    );
+    let check = sh(&format!("{}; {count}", check_alive("daemon")));
+    let out = run_in_container(&boot, "128m", 32, &job(vec![bomb, check]));
+    assert!(
+        out.exit.pids_max >= 1,
+        "the bomb reached the limit: {:?}",
+        out.exit
+    );
+    assert_eq!(out.stdout, "daemon alive\n0\n", "{out:?}");
 }
 
 #[test]
