@@ -38,6 +38,7 @@ impl Counters {
     }
 }
 
+/// The first of `places` (a file and a key in it) that can be read.
 fn first(places: &[(&str, &str)]) -> u64 {
     places
         .iter()
@@ -52,4 +53,44 @@ fn counter(path: &str, key: &str) -> Option<u64> {
         let (k, v) = line.split_once(' ')?;
         (k == key).then(|| v.trim().parse().ok())?
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, text).unwrap();
+        (dir, path.to_str().unwrap().to_string())
+    }
+
+    #[test]
+    fn both_cgroup_versions_files_are_read() {
+        // v1 memory.oom_control, v2 memory.events (which also has
+        // oom_group_kill), v1/v2 pids.events.
+        let (_d1, v1) = file("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+        let (_d2, v2) = file("low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\noom_group_kill 0\n");
+        let (_d3, pids) = file("max 7\n");
+        assert_eq!(counter(&v1, "oom_kill"), Some(3));
+        assert_eq!(counter(&v2, "oom_kill"), Some(1));
+        assert_eq!(counter(&pids, "max"), Some(7));
+        assert_eq!(first(&[("/nonexistent", "max"), (&pids, "max")]), 7);
+        assert_eq!(first(&[("/nonexistent", "max")]), 0);
+    }
+
+    #[test]
+    fn counters_that_went_backwards_count_nothing() {
+        let before = Counters {
+            oom_kills: 5,
+            pids_max: 1,
+        };
+        let after = Counters {
+            oom_kills: 2,
+            pids_max: 4,
+        };
+        let d = after.since(before);
+        assert_eq!((d.oom_kills, d.pids_max), (0, 3));
+    }
 }

@@ -431,3 +431,27 @@ impl Drop for Dir {
         unsafe { libc::closedir(self.0.as_ptr()) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_as_the_job_documents() {
+        let globs = Globs::new(&["*.png".into(), "out/**/*.svg".into()]).unwrap();
+        for yes in ["a.png", "out/b.svg", "out/x/y/c.svg"] {
+            assert!(globs.matches(yes.as_bytes()), "{yes}");
+        }
+        // `*` does not cross `/` nor match a leading dot.
+        for no in ["sub/a.png", ".hidden.png", "out/.x/c.svg", "a.svg"] {
+            assert!(!globs.matches(no.as_bytes()), "{no}");
+        }
+        assert!(Globs::new(&["a**".into()]).is_err());
+    }
+
+    #[test]
+    fn a_request_files_name_is_keyed_as_the_walk_spells_it() {
+        assert_eq!(rel_key(Path::new("a//b/c.txt")), "a/b/c.txt");
+        assert_eq!(rel_key(Path::new("main.py")), "main.py");
+    }
+}
