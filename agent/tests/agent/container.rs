@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use snipbox_wire::agent::{Boot, Job};
 
 use crate::common::{
-    AGENT, Agent, Outcome, argv, check_alive, daemons_and_leftovers, encode, marker, sh,
-    start_sleep,
+    AGENT, Agent, Outcome, check_alive, daemons_and_leftovers, encode, marker, sh, start_sleep,
 };
 
 const IMAGE: &str = "debian:trixie-slim";
@@ -172,10 +171,13 @@ fn a_fork_bomb_dies_with_its_step_while_prepare_daemons_live() {
         ..boot()
     };
     let mark = format!("fork-bomb-{}", marker());
-    // After its one fork the step's shell waits on builtins only: at the
-    // limit, a fork it needed would end it with status 2 and the job.
-    let script = "b() { b | b & }; b; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done";
-    let bomb = argv(&["sh", "-c", script, &mark]);
+    // The step's shell forks once, before the bomb, then waits on shell
+    // builtins: at the limit a fork it needed would end it with status 2,
+    // and so the job.
+    let script = format!(
+        "sh -c 'b() {{ b | b & }}; b' {mark}; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"
+    );
+    let bomb = sh(&script);
     let (name, digits) = mark.split_at(10);
     let count = format!(
         "grep -l '{name}[{}]{}' /proc/[0-9]*/cmdline 2>/dev/null | wc -l",
