@@ -38,6 +38,26 @@ impl Counters {
     }
 }
 
+/// Where the container's memory is broken down: v2, then v1.
+const MEMORY_STAT: [&str; 2] = [
+    "/sys/fs/cgroup/memory.stat",
+    "/sys/fs/cgroup/memory/memory.stat",
+];
+
+/// The memory the container holds that the kernel cannot simply drop:
+/// anonymous memory (v2 `anon`, v1 `rss`) and shared memory, which is
+/// where tmpfs files live (`shmem`); page cache is left out. 0 where it
+/// cannot be read.
+pub fn idle_memory() -> u64 {
+    MEMORY_STAT
+        .iter()
+        .find_map(|path| {
+            let anon = counter(path, "anon").or_else(|| counter(path, "rss"))?;
+            Some(anon + counter(path, "shmem").unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
 /// The first of `places` (a file and a key in it) that can be read.
 fn first(places: &[(&str, &str)]) -> u64 {
     places
@@ -78,6 +98,10 @@ mod tests {
         assert_eq!(counter(&pids, "max"), Some(7));
         assert_eq!(first(&[("/nonexistent", "max"), (&pids, "max")]), 7);
         assert_eq!(first(&[("/nonexistent", "max")]), 0);
+        let (_d4, v1stat) = file("cache 900\nrss 40\nshmem 2\nmapped_file 5\n");
+        let (_d5, v2stat) = file("anon 30\nfile 900\nshmem 3\n");
+        assert_eq!(counter(&v1stat, "rss"), Some(40));
+        assert_eq!(counter(&v2stat, "anon"), Some(30));
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod step;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use snipbox_wire::agent::{Exit, Frame, read_job_header};
+use snipbox_wire::agent::{Exit, Frame, Ready, read_job_header};
 
 use crate::boot::Agent;
 
@@ -38,13 +38,22 @@ fn main() -> ExitCode {
             return answer(&mut out, Frame::Exit(exit));
         }
     };
-    if answer(&mut out, Frame::Ready) != ExitCode::SUCCESS {
+    let ready = Ready {
+        memory_bytes: cgroup::idle_memory(),
+    };
+    if answer(&mut out, Frame::Ready(ready)) != ExitCode::SUCCESS {
         agent.killer.kill_everything();
         return ExitCode::FAILURE;
     }
     let mut input = io::stdin().lock();
     let exit = match read_job_header(&mut input) {
-        Ok(Some(job)) => job::run(&job, &mut input, &mut out, &mut agent),
+        Ok(Some(job)) => {
+            if answer(&mut out, Frame::Started) != ExitCode::SUCCESS {
+                agent.killer.kill_everything();
+                return ExitCode::FAILURE;
+            }
+            job::run(&job, &mut input, &mut out, &mut agent)
+        }
         // The server went away before sending a job: nothing to do.
         Ok(None) => {
             agent.killer.kill_everything();

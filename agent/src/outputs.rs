@@ -20,7 +20,8 @@ use std::path::{Component, Path};
 use std::ptr::NonNull;
 
 use glob::{MatchOptions, Pattern};
-use snipbox_wire::agent::{Frame, OutputCaps, OutputFile, check_file_name};
+use snipbox_wire::agent::{Frame, OutputCaps, OutputFile};
+use snipbox_wire::names::check_name;
 
 /// Most directory entries one walk reads, whatever the work dir holds.
 const MAX_ENTRIES: usize = 100_000;
@@ -221,7 +222,7 @@ impl<W: Write> Sender<'_, W> {
             return Ok(());
         }
         let name = match std::str::from_utf8(e.rel) {
-            Ok(name) if check_file_name(name).is_ok() => name,
+            Ok(name) if check_name(name).is_ok() => name,
             // The reader could not be shown its name.
             _ => return self.omit(),
         };

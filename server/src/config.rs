@@ -48,6 +48,14 @@ pub struct Config {
         global = true
     )]
     pub sandboxes: PathBuf,
+    /// Repository of the sandbox images: `REPOSITORY/NAME:latest`.
+    #[arg(
+        long,
+        env = "SNIPBOX_IMAGE_REPOSITORY",
+        default_value = "snipbox",
+        global = true
+    )]
+    pub image_repository: String,
     /// Folder of static files (pages, built widget).
     #[arg(
         long = "static",

@@ -84,26 +84,38 @@ impl RunIds {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
-    /// The program exited with this code.
+    /// The program exited with this code, for none of the reasons below.
     Exit(i32),
     Timeout,
     /// The output cap was reached.
     Output,
+    /// The program failed after the kernel's OOM killer ended one of its
+    /// processes: it went over the memory limit.
+    Memory,
+    /// The program failed after forks were refused at the pids limit.
+    Pids,
+    /// A signal nobody in snipbox sent ended the program.
+    Signal(i32),
     /// The program ended its own sandbox (it killed the agent).
     SandboxEnded,
 }
 
 impl Ending {
-    fn of(out: &Outcome) -> Self {
+    /// What the container's accounting says, in order: the server's own
+    /// limits first, then what the kernel did, then the program's exit.
+    pub fn of(out: &Outcome) -> Self {
         if out.timed_out {
-            Ending::Timeout
-        } else if out.truncated {
-            Ending::Output
-        } else {
-            match &out.exit {
-                Some(exit) => Ending::Exit(exit.exit_code),
-                None => Ending::SandboxEnded,
-            }
+            return Ending::Timeout;
+        }
+        if out.truncated {
+            return Ending::Output;
+        }
+        match &out.exit {
+            None => Ending::SandboxEnded,
+            Some(e) if e.exit_code == 0 => Ending::Exit(0),
+            Some(e) if e.oom_kills > 0 => Ending::Memory,
+            Some(e) if e.pids_max > 0 => Ending::Pids,
+            Some(e) => e.signal.map_or(Ending::Exit(e.exit_code), Ending::Signal),
         }
     }
 
@@ -114,6 +126,9 @@ impl Ending {
             Ending::Exit(_) => "exit",
             Ending::Timeout => "timeout",
             Ending::Output => "truncated",
+            Ending::Memory => "memory",
+            Ending::Pids => "pids",
+            Ending::Signal(_) => "signal",
             Ending::SandboxEnded => "sandbox_ended",
         }
     }
@@ -227,6 +242,12 @@ impl Executor {
             steps: command.steps.clone(),
             timeout_ms: sandbox.limits.timeout_ms,
             output_limit: sandbox.limits.output_bytes,
+            outputs: command.outputs.clone(),
+            output_caps: agent::OutputCaps {
+                max_files: sandbox.limits.output_files,
+                max_file_bytes: sandbox.limits.output_file_bytes,
+                max_total_bytes: sandbox.limits.output_total_bytes,
+            },
         };
         let contents: Vec<&[u8]> = files.iter().map(|(_, b)| b.as_slice()).collect();
         let job = Job::new(header, &contents, stdin.as_bytes());

@@ -49,10 +49,7 @@ impl App {
     /// Wires the server for `config` on `engine`: loads the sandboxes and
     /// starts their warm pools. Nothing else talks to the engine here.
     pub fn new(config: &Config, engine: Arc<Engine>) -> anyhow::Result<App> {
-        let mut catalog = Catalog::load(&config.sandboxes)?;
-        if let Some(size) = config.pool {
-            catalog.set_pool(size);
-        }
+        let catalog = catalog(config)?;
         let access = Arc::new(Access::from_config(config)?);
         let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
         let metrics = Arc::new(Metrics::new());
@@ -106,10 +103,19 @@ async fn prepare_engine(engine: &Engine, config: &Config) -> anyhow::Result<()> 
             tracing::warn!(error = %e, "the Docker engine does not answer yet; runs fail with 503 until it does")
         }
     }
-    let catalog = Catalog::load(&config.sandboxes)?;
-    let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
+    let images: Vec<String> = catalog(config)?.iter().map(|s| s.image()).collect();
     log_findings(&check::run(engine, &images).await);
     Ok(())
+}
+
+/// The sandboxes, with the operator's overrides of their files.
+fn catalog(config: &Config) -> anyhow::Result<Catalog> {
+    let mut catalog = Catalog::load(&config.sandboxes)?;
+    if let Some(size) = config.pool {
+        catalog.set_pool(size);
+    }
+    catalog.set_repository(&config.image_repository);
+    Ok(catalog)
 }
 
 fn log_findings(findings: &[check::Finding]) {
@@ -188,7 +194,7 @@ pub async fn run(
 
 /// Prints every finding of the self-check; `Ok(true)` when none is an error.
 pub async fn check(config: &Config) -> anyhow::Result<bool> {
-    let catalog = Catalog::load(&config.sandboxes)?;
+    let catalog = catalog(config)?;
     println!(
         "ok: {} sandboxes in {}",
         catalog.iter().count(),

@@ -268,6 +268,11 @@ async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
         for launched in futures_util::future::join_all(launches).await {
             match launched {
                 Ok((container, room)) => {
+                    // What its agent measured is what the next one reserves.
+                    let measured = container.idle_memory();
+                    if measured > 0 {
+                        slot.idle_bytes.store(measured, Ordering::SeqCst);
+                    }
                     let (take, taken) = oneshot::channel();
                     let watcher = tokio::spawn(watch(container, taken, Arc::downgrade(&slot)));
                     slot.idle.lock().expect("not poisoned").push_back(Idle {

@@ -68,6 +68,19 @@ pub struct Limits {
     /// Warm containers kept ready even when it is not used.
     #[serde(deserialize_with = "within::<_, 0, 64, _>")]
     pub pool_min: usize,
+    /// Files a run returns (for commands with `outputs`): most listed.
+    #[serde(deserialize_with = "within::<_, 0, 1000, _>")]
+    pub output_files: u64,
+    /// Most bytes of one returned file.
+    #[serde(deserialize_with = "within::<_, 0, 16_777_216, _>")]
+    pub output_file_bytes: u64,
+    /// Most bytes of all returned files together.
+    #[serde(deserialize_with = "within::<_, 0, 33_554_432, _>")]
+    pub output_total_bytes: u64,
+    /// Wall-clock limit of the sandbox's `prepare` programs together, when
+    /// its container starts.
+    #[serde(deserialize_with = "within::<_, 1, 25_000, _>")]
+    pub prepare_timeout_ms: u64,
     /// OCI runtime (e.g. `runsc`); `None` is the engine's default.
     #[serde(deserialize_with = "runtime")]
     pub runtime: Option<String>,
@@ -196,12 +209,17 @@ pub struct Sandbox {
     pub prepare: Vec<Vec<String>>,
     pub commands: BTreeMap<String, Command>,
     pub limits: Limits,
+    /// Where its image is: `REPOSITORY/NAME:latest`.
+    repository: String,
 }
+
+/// The repository sandbox images are in unless the server is told another.
+pub const DEFAULT_REPOSITORY: &str = "snipbox";
 
 impl Sandbox {
     /// The image `make images` builds for this sandbox.
     pub fn image(&self) -> String {
-        format!("snipbox/{}:{DEFAULT_VERSION}", self.name)
+        format!("{}/{}:{DEFAULT_VERSION}", self.repository, self.name)
     }
 
     pub fn info(&self) -> SandboxInfo {
@@ -325,6 +343,13 @@ impl Catalog {
             s.limits.pool_min = size;
         }
     }
+
+    /// Takes every sandbox's image from `repository` instead.
+    pub fn set_repository(&mut self, repository: &str) {
+        for s in self.sandboxes.values_mut() {
+            s.repository = repository.to_string();
+        }
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
@@ -402,6 +427,7 @@ fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, 
         prepare: file.prepare,
         commands: file.commands,
         limits,
+        repository: DEFAULT_REPOSITORY.to_string(),
     })
 }
 
@@ -419,7 +445,7 @@ mod tests {
         dir
     }
 
-    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\nruntime = \"\"\n";
+    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\noutput_files = 10\noutput_file_bytes = 1048576\noutput_total_bytes = 2097152\nprepare_timeout_ms = 20000\nruntime = \"\"\n";
     const PY: &str = "title = \"P\"\nlanguage = \"python\"\n[commands.run]\nentry = \"main.py\"\nsteps = [[\"python3\", \"main.py\"]]\n";
 
     #[test]

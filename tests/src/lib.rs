@@ -391,3 +391,20 @@ impl Server {
         }
     }
 }
+
+/// A limit of a sandbox as its files set it: its `[limits]` table, else
+/// `sandboxes/defaults.toml`.
+pub fn limit(sandbox: &str, key: &str) -> i64 {
+    let read = |path: PathBuf| -> toml::Table {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let dir = root().join("sandboxes");
+    let own = read(dir.join(sandbox).join("sandbox.toml"));
+    let defaults = read(dir.join("defaults.toml"));
+    own.get("limits")
+        .and_then(|l| l.get(key))
+        .or_else(|| defaults.get(key))
+        .and_then(toml::Value::as_integer)
+        .unwrap_or_else(|| panic!("no limit {key} for {sandbox}"))
+}

@@ -5,7 +5,8 @@
 //! it. The agent announces itself with a [`Frame::Ready`], then waits for one
 //! job on stdin: a 4-byte big-endian length, a JSON [`Job`] of that length,
 //! then the raw bytes of every file in the order of [`Job::files`], then the
-//! program's stdin. It runs the steps and answers on stdout with frames: a
+//! program's stdin. It acknowledges the job ([`Frame::Started`]), runs the
+//! steps and answers on stdout with frames: a
 //! kind byte, a 4-byte big-endian length, the payload. After the steps come
 //! the files the job asked for ([`Frame::File`], each followed by its
 //! [`Frame::FileData`]). The last frame is [`Frame::Exit`]. Then the agent
@@ -28,6 +29,8 @@
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
+
+use crate::names::check_name;
 
 /// The largest frame payload either side accepts.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -170,7 +173,7 @@ pub struct Exit {
     #[serde(default)]
     pub pids_max: u64,
     /// Files matching [`Job::outputs`] that were not listed at all: past
-    /// [`OutputCaps::max_files`], or with a name [`check_file_name`] refuses.
+    /// [`OutputCaps::max_files`], or with a name [`check_name`](crate::names::check_name) refuses.
     #[serde(default)]
     pub files_omitted: u64,
 }
@@ -178,7 +181,7 @@ pub struct Exit {
 /// A file the run returns, the payload of [`Frame::File`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputFile {
-    /// Path relative to the job's workdir; passes [`check_file_name`].
+    /// Path relative to the job's workdir; passes [`check_name`](crate::names::check_name).
     pub name: String,
     /// Its size in bytes. Unless `omitted`, exactly this many bytes follow
     /// in [`Frame::FileData`] frames (none for an empty file).
@@ -191,11 +194,24 @@ pub struct OutputFile {
     pub omitted: bool,
 }
 
+/// What the agent says when it is ready for its job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ready {
+    /// Memory the container holds while it waits (its cgroup's anonymous
+    /// and shared memory: what `prepare` and `prestart` left running, the
+    /// files on its tmpfs), for the server's budget of warm containers.
+    pub memory_bytes: u64,
+}
+
 /// One message from the agent.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
     /// The agent waits for its job (after `prepare` and `prestart`).
-    Ready,
+    Ready(Ready),
+    /// The agent has read the job's header: from here on, a container
+    /// that ends early was ended by what the job runs.
+    Started,
     /// Bytes the program wrote to stdout, sent as they were read.
     Stdout(Vec<u8>),
     /// Bytes the program wrote to stderr, sent as they were read.
@@ -210,6 +226,7 @@ pub enum Frame {
 
 impl Frame {
     const READY: u8 = b'R';
+    const STARTED: u8 = b'S';
     const STDOUT: u8 = b'O';
     const STDERR: u8 = b'E';
     const FILE: u8 = b'F';
@@ -219,7 +236,8 @@ impl Frame {
     /// Writes the frame; payloads over [`MAX_FRAME`] are split.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
         match self {
-            Frame::Ready => write_raw(w, Self::READY, &[]),
+            Frame::Ready(r) => write_raw(w, Self::READY, &serde_json::to_vec(r)?),
+            Frame::Started => write_raw(w, Self::STARTED, &[]),
             Frame::Stdout(b) => write_chunks(w, Self::STDOUT, b),
             Frame::Stderr(b) => write_chunks(w, Self::STDERR, b),
             Frame::File(f) => write_raw(w, Self::FILE, &serde_json::to_vec(f)?),
@@ -285,7 +303,13 @@ impl FrameDecoder {
         }
         let payload: Vec<u8> = self.buf.drain(..5 + len).skip(5).collect();
         let frame = match kind {
-            Frame::READY => Frame::Ready,
+            // An empty payload is an agent from before `Ready` said more.
+            Frame::READY if payload.is_empty() => Frame::Ready(Ready::default()),
+            Frame::READY => Frame::Ready(
+                serde_json::from_slice(&payload)
+                    .map_err(|e| ProtocolError(format!("bad ready frame: {e}")))?,
+            ),
+            Frame::STARTED => Frame::Started,
             Frame::STDOUT => Frame::Stdout(payload),
             Frame::STDERR => Frame::Stderr(payload),
             Frame::FILE => Frame::File(
@@ -301,68 +325,6 @@ impl FrameDecoder {
         };
         Ok(Some(frame))
     }
-}
-
-/// Checks that `name` is a file name the API can show: a plain relative
-/// path of at most 8 segments and 255 bytes; no `.` or `..` or empty
-/// segment, no NUL, backslash or control character, and no invisible
-/// format character (Unicode category Cf: U+202E would show `gnp.exe` as
-/// `exe.png`, U+200B hides in plain sight).
-pub fn check_file_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("empty");
-    }
-    if name.len() > 255 {
-        return Err("longer than 255 bytes");
-    }
-    if name.contains('\\') {
-        return Err("contains a backslash");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("contains a control character");
-    }
-    if name.chars().any(is_format_char) {
-        return Err("contains an invisible format character");
-    }
-    if name.starts_with('/') {
-        return Err("absolute path");
-    }
-    if name.split('/').count() > 8 {
-        return Err("nested more than 8 levels");
-    }
-    if name.split('/').any(|seg| matches!(seg, "" | "." | "..")) {
-        return Err("empty, `.` or `..` path segment");
-    }
-    Ok(())
-}
-
-/// Unicode general category Cf (format characters), Unicode 15.
-fn is_format_char(c: char) -> bool {
-    const CF: [(u32, u32); 21] = [
-        (0xAD, 0xAD),
-        (0x600, 0x605),
-        (0x61C, 0x61C),
-        (0x6DD, 0x6DD),
-        (0x70F, 0x70F),
-        (0x890, 0x891),
-        (0x8E2, 0x8E2),
-        (0x180E, 0x180E),
-        (0x200B, 0x200F),
-        (0x202A, 0x202E),
-        (0x2060, 0x2064),
-        (0x2066, 0x206F),
-        (0xFEFF, 0xFEFF),
-        (0xFFF9, 0xFFFB),
-        (0x110BD, 0x110BD),
-        (0x110CD, 0x110CD),
-        (0x13430, 0x1343F),
-        (0x1BCA0, 0x1BCA3),
-        (0x1D173, 0x1D17A),
-        (0xE0001, 0xE0001),
-        (0xE0020, 0xE007F),
-    ];
-    let c = c as u32;
-    CF.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
 /// A file a run returned, put together from its frames.
@@ -402,7 +364,7 @@ impl FileAssembler {
         if self.files.len() as u64 >= self.caps.max_files {
             return bad("more files than the job allows");
         }
-        if let Err(why) = check_file_name(&f.name) {
+        if let Err(why) = check_name(&f.name) {
             return bad(why);
         }
         if !f.omitted {
@@ -499,9 +461,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_ready_frame_without_a_payload_is_an_older_agents() {
+        let mut dec = FrameDecoder::default();
+        dec.push(&[b'R', 0, 0, 0, 0]);
+        assert_eq!(
+            dec.next_frame().unwrap(),
+            Some(Frame::Ready(Ready::default()))
+        );
+    }
+
+    #[test]
     fn frames_survive_arbitrary_chunking() {
         let frames = vec![
-            Frame::Ready,
+            Frame::Ready(Ready {
+                memory_bytes: 1 << 20,
+            }),
+            Frame::Started,
             Frame::Stdout(b"hello\n".to_vec()),
             Frame::Stderr(vec![0xff, 0, 1]),
             Frame::Exit(Exit {
@@ -637,32 +612,6 @@ mod tests {
         assert_eq!(Boot::from_arg(None), Ok(Boot::default()));
         assert_eq!(Boot::from_arg(Some("")), Ok(Boot::default()));
         assert!(Boot::from_arg(Some("[")).is_err());
-    }
-
-    #[test]
-    fn file_names_that_deceive_or_escape_are_refused() {
-        for good in ["a.png", "out/b c.svg", "données/été.csv"] {
-            assert_eq!(check_file_name(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../x",
-            "a/../../x",
-            "a//b",
-            "./a",
-            "a\\b",
-            "a\nb",
-            "a\u{7f}b",
-            "gnp\u{202E}.exe",
-            "zero\u{200B}width",
-            "bom\u{FEFF}",
-            "tag\u{E0041}",
-            "a/b/c/d/e/f/g/h/i",
-        ] {
-            assert!(check_file_name(bad).is_err(), "{bad:?}");
-        }
-        assert!(check_file_name(&"x".repeat(256)).is_err());
     }
 
     fn file(name: &str, size: u64, omitted: bool) -> OutputFile {

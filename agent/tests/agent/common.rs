@@ -190,7 +190,10 @@ impl Agent {
 
     pub fn expect_ready(&self) {
         let (_, frame) = self.next();
-        assert_eq!(frame, Frame::Ready, "the agent announces itself");
+        assert!(
+            matches!(frame, Frame::Ready(_)),
+            "the agent announces itself: {frame:?}"
+        );
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -221,7 +224,8 @@ impl Agent {
                     out.exit = exit;
                     break;
                 }
-                Frame::Ready => panic!("a second ready frame"),
+                Frame::Started => {}
+                Frame::Ready(_) => panic!("a second ready frame"),
             }
         }
         out.files = files.finish().expect("complete files");

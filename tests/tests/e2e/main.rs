@@ -3,6 +3,7 @@
 
 mod abuse;
 mod api;
+mod endings;
 mod exploits;
 mod hostile;
 mod lifecycle;
