@@ -50,8 +50,9 @@ def _run(script):
     except SystemExit:
         raise
     except BaseException as e:
+        ours = {script, os.path.abspath(script)}
         tb = e.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != os.path.abspath(script):
+        while tb is not None and tb.tb_frame.f_code.co_filename not in ours:
             tb = tb.tb_next
         traceback.print_exception(type(e), e, tb or e.__traceback__)
         sys.exit(1)

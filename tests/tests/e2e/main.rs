@@ -5,6 +5,7 @@ mod abuse;
 mod api;
 mod endings;
 mod exploits;
+mod files;
 mod hostile;
 mod lifecycle;
 mod pool;
