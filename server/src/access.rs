@@ -51,13 +51,7 @@ impl Access {
                     })
             })
             .collect::<anyhow::Result<_>>()?;
-        let origins = (!config.cors_origins.iter().any(|o| o == "*")).then(|| {
-            config
-                .cors_origins
-                .iter()
-                .map(|o| o.trim_end_matches('/').to_string())
-                .collect()
-        });
+        let origins = config.origins();
         let api_keys = config
             .api_keys
             .iter()

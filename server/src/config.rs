@@ -48,6 +48,14 @@ pub struct Config {
         global = true
     )]
     pub sandboxes: PathBuf,
+    /// Repository of the sandbox images: `REPOSITORY/NAME:latest`.
+    #[arg(
+        long,
+        env = "SNIPBOX_IMAGE_REPOSITORY",
+        default_value = "snipbox",
+        global = true
+    )]
+    pub image_repository: String,
     /// Folder of static files (pages, built widget).
     #[arg(
         long = "static",
@@ -74,15 +82,70 @@ pub struct Config {
     /// Largest request body in bytes.
     #[arg(long, env = "SNIPBOX_MAX_BODY", default_value_t = 512 * 1024, global = true)]
     pub max_body: usize,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "SNIPBOX_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// How long a request's headers may take to arrive, and a kept-alive
+    /// connection may wait for its next request, in ms.
+    #[arg(
+        long,
+        env = "SNIPBOX_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub header_timeout_ms: u64,
+    /// Request bodies being read, all together, at most (MiB); past it a
+    /// request gets 503 and Retry-After.
+    #[arg(
+        long,
+        env = "SNIPBOX_BODY_MEMORY_MB",
+        default_value_t = 64,
+        global = true
+    )]
+    pub body_memory_mb: usize,
+    /// How long a request body may take to arrive, in ms.
+    #[arg(
+        long,
+        env = "SNIPBOX_BODY_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub body_timeout_ms: u64,
     /// Most files in one request.
     #[arg(long, env = "SNIPBOX_MAX_FILES", default_value_t = 64, global = true)]
     pub max_files: usize,
     /// Largest file in bytes, after decoding a data URL.
     #[arg(long, env = "SNIPBOX_MAX_FILE_BYTES", default_value_t = 512 * 1024, global = true)]
     pub max_file_bytes: usize,
-    /// Warm containers per sandbox, overriding every sandbox's `pool`.
+    /// A fixed number of warm containers for every sandbox, overriding
+    /// their `pool` and `pool_min` (0 turns the pools off).
     #[arg(long, env = "SNIPBOX_POOL", global = true)]
     pub pool: Option<usize>,
+    /// Warm containers of all sandboxes together, at most.
+    #[arg(long, env = "SNIPBOX_WARM_MAX", default_value_t = 64, global = true)]
+    pub warm_max: usize,
+    /// Memory that idle warm containers of all sandboxes may hold, in MiB.
+    #[arg(
+        long,
+        env = "SNIPBOX_WARM_MEMORY_MB",
+        default_value_t = 2048,
+        global = true
+    )]
+    pub warm_memory_mb: u64,
+    /// A sandbox whose pool is not used for this long (ms) gives back one
+    /// warm container, down to its `pool_min`.
+    #[arg(
+        long,
+        env = "SNIPBOX_POOL_QUIET_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub pool_quiet_ms: u64,
     /// Page origins allowed to run code, comma-separated; `*` allows any.
     /// Used for CORS, and a request whose Origin is not listed gets 403.
     #[arg(
@@ -129,6 +192,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// The page origins allowed to run code, as browsers send them (no
+    /// trailing slash); `None` when any origin may.
+    pub fn origins(&self) -> Option<Vec<String>> {
+        if self.cors_origins.iter().any(|o| o.trim() == "*") {
+            return None;
+        }
+        Some(
+            self.cors_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        )
+    }
+
     pub fn max_runs(&self) -> usize {
         self.max_runs
             .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, |n| n.get()))
