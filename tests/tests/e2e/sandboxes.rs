@@ -19,7 +19,7 @@ where
     F: Fn(&'static Case) -> Fut,
     Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
-    let gate = Arc::new(Semaphore::new(3));
+    let gate = Arc::new(Semaphore::new(2));
     let mut tasks = Vec::new();
     for case in CASES {
         let permit = gate.clone().acquire_owned().await.expect("open");
@@ -277,7 +277,7 @@ async fn a_c_compile_error_ends_the_run_before_the_program_step() {
     assert!(!r.ok);
     assert_eq!(r.exit_code, Some(1));
     assert!(
-        r.stderr.contains("error: 'oops' undeclared"),
+        r.stderr.contains("error: ‘oops’ undeclared"),
         "{:?}",
         r.stderr
     );

@@ -84,6 +84,19 @@ pub const CASES: &[Case] = &[
         fresh: None,
     },
     Case {
+        sandbox: "python-data",
+        example: "plotted 100 points\n",
+        stdin: stdin("import pandas as pd\nprint(f'Hello, {input()}!')", NAME, HELLO),
+        failures: &[
+            compile("print('unclosed'", "SyntaxError"),
+            runtime(
+                "import pandas as pd\npd.DataFrame({'a': [1]})['b']",
+                "KeyError: 'b'",
+            ),
+        ],
+        fresh: None,
+    },
+    Case {
         sandbox: "javascript",
         example: "1. Hello\n2. world\n",
         stdin: stdin(
@@ -130,7 +143,7 @@ pub const CASES: &[Case] = &[
             HELLO,
         ),
         failures: &[
-            compile("int main(void) { return oops; }", "'oops' undeclared"),
+            compile("int main(void) { return oops; }", "error: ‘oops’ undeclared"),
             runtime(
                 "#include <assert.h>\nint main(void) { assert(1 == 2); }",
                 "Assertion `1 == 2' failed",
@@ -298,7 +311,7 @@ pub const CASES: &[Case] = &[
         failures: &[
             compile(
                 "let x : int = \"s\"",
-                "This expression has type string",
+                "Error: This constant has type \"string\"",
             ),
             runtime("let () = failwith \"boom\"", "Failure \"boom\""),
         ],
@@ -403,7 +416,7 @@ pub const CASES: &[Case] = &[
             compile("broken(.\n", "Syntax error"),
             runtime(
                 ":- initialization(main).\nmain :- X is 1 / 0, write(X).\n",
-                "Arithmetic: evaluation error: zero_divisor",
+                "Arithmetic: evaluation error: `zero_divisor'",
             ),
         ],
         fresh: None,
@@ -431,8 +444,8 @@ pub const CASES: &[Case] = &[
             HELLO,
         ),
         failures: &[
-            compile("(display \"unclosed\"", "end of file"),
-            runtime("(car '())", "Wrong type argument"),
+            compile("(display \"unclosed\"", "unexpected end of input"),
+            runtime("(car '())", "In procedure car: Wrong type"),
         ],
         fresh: None,
     },
@@ -482,7 +495,7 @@ pub const CASES: &[Case] = &[
     },
     Case {
         sandbox: "duckdb",
-        example: "",
+        example: "┌─────────┬───────┬───────┐\n│  name   │ year  │ rank  │\n│ varchar │ int32 │ int64 │\n├─────────┼───────┼───────┤\n│ C       │  1972 │     1 │\n│ SQL     │  1974 │     2 │\n│ Python  │  1991 │     3 │\n└─────────┴───────┴───────┘\n",
         stdin: stdin(
             ".mode list\n.headers off\nselect 'Hello, ' || column0 || '!' from read_csv('/dev/stdin', header = false);",
             NAME,
@@ -496,7 +509,7 @@ pub const CASES: &[Case] = &[
     },
     Case {
         sandbox: "postgres",
-        example: "",
+        example: "  name  | year | rank \n--------+------+------\n C      | 1972 |    1\n SQL    | 1974 |    2\n Python | 1991 |    3\n(3 rows)\n\n",
         stdin: stdin(
             "create table t (name text);\n\\copy t from pstdin\n\\pset tuples_only on\n\\pset format unaligned\nselect 'Hello, ' || name || '!' from t;",
             NAME,
@@ -510,11 +523,11 @@ pub const CASES: &[Case] = &[
     },
     Case {
         sandbox: "mysql",
-        example: "",
+        example: "+--------+------+------+\n| name   | year | rank |\n+--------+------+------+\n| C      | 1972 |    1 |\n| SQL    | 1974 |    2 |\n| Python | 1991 |    3 |\n+--------+------+------+\n",
         stdin: stdin(
             "create table t (name text);\nload data local infile '/dev/stdin' into table t;\nselect concat('Hello, ', name, '!') as greeting from t;",
             NAME,
-            "",
+            "+---------------+\n| greeting      |\n+---------------+\n| Hello, world! |\n+---------------+\n",
         ),
         failures: &[
             compile("selct 1;", "ERROR 1064 (42000)"),
