@@ -2,8 +2,8 @@
 //! the real server and sandboxes.
 
 use fantoccini::{Client, Locator, key::Key};
-use snipbox_tests::{Server, request};
 use snipbox_tests::browser::{browser, click, code_of, count, page, text_until};
+use snipbox_tests::{Server, request};
 
 /// Opens the playground and waits until it shows a sandbox.
 async fn open(client: &Client, url: &str) {
@@ -74,7 +74,11 @@ async fn edits_survive_switching_sandboxes_and_reloading() {
     pick(&client, "python").await;
     type_into(&client, ".pg-code", "print('mine')").await;
     pick(&client, "bash").await;
-    let bash = server.sandboxes().await.into_iter().find(|s| s.name == "bash");
+    let bash = server
+        .sandboxes()
+        .await
+        .into_iter()
+        .find(|s| s.name == "bash");
     assert_eq!(code_of(&client, ".pg-code").await, bash.unwrap().example);
     pick(&client, "python").await;
     assert_eq!(code_of(&client, ".pg-code").await, "print('mine')");

@@ -43,11 +43,7 @@ where
 }
 
 /// Runs `code` (with `stdin`) in `sandbox` through the shared server.
-async fn run(
-    sandbox: &str,
-    code: &str,
-    stdin: Option<&str>,
-) -> snipbox_wire::api::ExecResponse {
+async fn run(sandbox: &str, code: &str, stdin: Option<&str>) -> snipbox_wire::api::ExecResponse {
     let mut req = request(sandbox, code);
     req.stdin = stdin.map(str::to_owned);
     shared().exec(&req).await
@@ -90,10 +86,7 @@ async fn every_sandbox_prints_what_its_example_shows() {
             let example = example.ok_or("not listed by /v1/sandboxes")?;
             let r = run(case.sandbox, &example, None).await;
             if !(r.ok && r.stdout == case.example && r.stderr.is_empty()) {
-                return Err(format!(
-                    "wanted stdout {:?}, got {r:#?}",
-                    case.example
-                ));
+                return Err(format!("wanted stdout {:?}, got {r:#?}", case.example));
             }
             if !r.id.starts_with(&format!("{}_run_", case.sandbox)) {
                 return Err(format!("id {}", r.id));
@@ -190,7 +183,10 @@ async fn the_names_docs_use_reach_their_sandbox() {
     ] {
         let have = aliases(name);
         for a in want {
-            assert!(have.iter().any(|h| h == a), "{name} lacks alias {a}: {have:?}");
+            assert!(
+                have.iter().any(|h| h == a),
+                "{name} lacks alias {a}: {have:?}"
+            );
         }
     }
     // A run through an alias is a run of the sandbox: its id and output.
@@ -204,8 +200,7 @@ async fn the_names_docs_use_reach_their_sandbox() {
                 return Ok(());
             };
             let r = run(&alias, s.code, Some(s.input)).await;
-            if r.ok && r.stdout == s.stdout && r.id.starts_with(&format!("{}_run_", case.sandbox))
-            {
+            if r.ok && r.stdout == s.stdout && r.id.starts_with(&format!("{}_run_", case.sandbox)) {
                 Ok(())
             } else {
                 Err(format!("through {alias}: {r:#?}"))

@@ -86,7 +86,11 @@ pub const CASES: &[Case] = &[
     Case {
         sandbox: "python-data",
         example: "plotted 100 points\n",
-        stdin: stdin("import pandas as pd\nprint(f'Hello, {input()}!')", NAME, HELLO),
+        stdin: stdin(
+            "import pandas as pd\nprint(f'Hello, {input()}!')",
+            NAME,
+            HELLO,
+        ),
         failures: &[
             compile("print('unclosed'", "SyntaxError"),
             runtime(
@@ -143,7 +147,10 @@ pub const CASES: &[Case] = &[
             HELLO,
         ),
         failures: &[
-            compile("int main(void) { return oops; }", "error: ‘oops’ undeclared"),
+            compile(
+                "int main(void) { return oops; }",
+                "error: ‘oops’ undeclared",
+            ),
             runtime(
                 "#include <assert.h>\nint main(void) { assert(1 == 2); }",
                 "Assertion `1 == 2' failed",
@@ -160,7 +167,10 @@ pub const CASES: &[Case] = &[
             HELLO,
         ),
         failures: &[
-            compile("int main() { undefined_fn(); }", "was not declared in this scope"),
+            compile(
+                "int main() { undefined_fn(); }",
+                "was not declared in this scope",
+            ),
             runtime(
                 "#include <stdexcept>\nint main() { throw std::runtime_error(\"boom\"); }",
                 "what():  boom",
@@ -255,7 +265,11 @@ pub const CASES: &[Case] = &[
     Case {
         sandbox: "perl",
         example: "the  3\nand  2\nbat  1\ncat  1\nhat  1\n",
-        stdin: stdin("chomp(my $name = <STDIN>);\nprint \"Hello, $name!\\n\";", NAME, HELLO),
+        stdin: stdin(
+            "chomp(my $name = <STDIN>);\nprint \"Hello, $name!\\n\";",
+            NAME,
+            HELLO,
+        ),
         failures: &[
             compile("my $x = ;", "syntax error"),
             runtime("die \"boom\\n\";", "boom"),
@@ -326,7 +340,10 @@ pub const CASES: &[Case] = &[
             HELLO,
         ),
         failures: &[
-            compile("IO.puts(undefined_var)", "undefined variable \"undefined_var\""),
+            compile(
+                "IO.puts(undefined_var)",
+                "undefined variable \"undefined_var\"",
+            ),
             runtime("raise \"boom\"", "(RuntimeError) boom"),
         ],
         fresh: None,
@@ -353,10 +370,7 @@ pub const CASES: &[Case] = &[
             HELLO,
         ),
         failures: &[
-            compile(
-                "program broken\n  x = \nend program broken\n",
-                "Error:",
-            ),
+            compile("program broken\n  x = \nend program broken\n", "Error:"),
             runtime(
                 "program broken\n  error stop 'boom'\nend program broken\n",
                 "ERROR STOP boom",
@@ -430,7 +444,10 @@ pub const CASES: &[Case] = &[
             HELLO,
         ),
         failures: &[
-            compile("#lang racket/base\n(undefined-fn 1)\n", "undefined-fn: unbound identifier"),
+            compile(
+                "#lang racket/base\n(undefined-fn 1)\n",
+                "undefined-fn: unbound identifier",
+            ),
             runtime("#lang racket/base\n(error 'main \"boom\")\n", "main: boom"),
         ],
         fresh: None,
@@ -503,7 +520,10 @@ pub const CASES: &[Case] = &[
         ),
         failures: &[
             compile("selct 1;", "Parser Error"),
-            runtime("select * from missing;", "Table with name missing does not exist"),
+            runtime(
+                "select * from missing;",
+                "Table with name missing does not exist",
+            ),
         ],
         fresh: fresh_table("Table with name kept does not exist"),
     },
