@@ -44,10 +44,12 @@ check-leftovers:
 	echo "containers left behind:"; docker ps -a --filter label=snipbox; exit 1
 
 # Python print(1) four ways; prints the table and the ratios (see README).
-# The widget's benchmark runs first.
+# The widget's benchmark runs first; every sandbox's example against its
+# floor (sandboxbench) last.
 bench: images bench-widget
-	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin bench
+	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin bench --bin sandboxbench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/bench
+	SNIPBOX_BIN=target/release/snipbox ./target/release/sandboxbench
 
 # The widget's download (raw, gzip, brotli per file, against 60 KB brotli)
 # and its mount time on a page of 50 snippets in headless Chromium.
