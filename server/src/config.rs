@@ -159,6 +159,15 @@ pub struct Config {
     /// Runs per minute per client IP (a token bucket); 0 turns the limit off.
     #[arg(long, env = "SNIPBOX_RATE_LIMIT", default_value_t = 60, global = true)]
     pub rate_limit: u32,
+    /// IPv6 clients are limited per network of this prefix length (a
+    /// host usually has a whole /64); 128 limits each address.
+    #[arg(
+        long,
+        env = "SNIPBOX_RATE_LIMIT_IPV6_PREFIX",
+        default_value_t = 64,
+        global = true
+    )]
+    pub rate_limit_ipv6_prefix: u8,
     /// Runs a client may make at once before the per-minute rate applies.
     #[arg(long, env = "SNIPBOX_RATE_BURST", default_value_t = 10, global = true)]
     pub rate_burst: u32,
@@ -181,6 +190,18 @@ pub struct Config {
         hide_env_values = true
     )]
     pub api_keys: Vec<String>,
+    /// Serve `/metrics` on this address of its own (and not on `--listen`).
+    #[arg(long, env = "SNIPBOX_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// On `--listen`, `/metrics` answers loopback peers, and anyone with
+    /// `Authorization: Bearer TOKEN` when this is set.
+    #[arg(
+        long,
+        env = "SNIPBOX_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
     /// On SIGTERM, how long runs in flight may take to finish, in ms.
     #[arg(
         long,

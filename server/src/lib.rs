@@ -41,6 +41,8 @@ use crate::sandbox::Catalog;
 /// The server, built and ready to serve: its routes and what they share.
 pub struct App {
     pub router: Router,
+    /// `/metrics` alone, when it has a listener of its own.
+    pub metrics_router: Option<(std::net::SocketAddr, Router)>,
     exec: Arc<Executor>,
     access: Arc<Access>,
 }
@@ -78,8 +80,12 @@ impl App {
                 timeout: Duration::from_millis(config.body_timeout_ms),
                 memory: Arc::new(tokio::sync::Semaphore::new(config.body_memory_mb << 10)),
             },
+            metrics_token: config.metrics_token.as_deref().map(Arc::from),
         };
         Ok(App {
+            metrics_router: config
+                .metrics_listen
+                .map(|addr| (addr, api::metrics_app(state.clone()))),
             router: api::app(state, config),
             exec,
             access,
@@ -169,6 +175,17 @@ pub async fn run(
             access.prune();
         }
     });
+    let metrics = match &app.metrics_router {
+        Some((addr, router)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+            tracing::info!(address = %addr, "serving /metrics");
+            let served = listen::serve(listener, router.clone(), limits, std::future::pending());
+            Some(tokio::spawn(served))
+        }
+        None => None,
+    };
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let serving = listen::serve(listener, app.router.clone(), limits, async {
         let _ = stopping.await;
@@ -187,6 +204,9 @@ pub async fn run(
         tracing::warn!("runs still in flight after the grace period: cancelling them");
     }
     pruning.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     app.shutdown().await;
     tracing::info!("stopped");
     Ok(())
