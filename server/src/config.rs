@@ -76,6 +76,15 @@ pub struct Config {
     /// Runs at once (default: 2 × CPU cores).
     #[arg(long, env = "SNIPBOX_MAX_RUNS", global = true)]
     pub max_runs: Option<usize>,
+    /// Memory limits of all runs in flight together, in MiB (default: half
+    /// of this host's memory): a run waits in the queue until its
+    /// sandbox's `memory_mb` fits.
+    #[arg(long, env = "SNIPBOX_MAX_RUN_MEMORY_MB", global = true)]
+    pub max_run_memory_mb: Option<u32>,
+    /// OCI runtime for every sandbox (e.g. `runsc`), overriding their
+    /// `runtime` limit.
+    #[arg(long, env = "SNIPBOX_RUNTIME", global = true)]
+    pub runtime: Option<String>,
     /// Requests waiting for a run slot before 429 is answered.
     #[arg(long, env = "SNIPBOX_MAX_QUEUE", default_value_t = 32, global = true)]
     pub max_queue: usize,
@@ -226,6 +235,18 @@ impl Config {
                 .filter(|o| !o.is_empty())
                 .collect(),
         )
+    }
+
+    pub fn max_run_memory_mb(&self) -> u32 {
+        self.max_run_memory_mb.unwrap_or_else(|| {
+            let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+            let total_kib = meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(8 << 20);
+            (total_kib / 1024 / 2) as u32
+        })
     }
 
     pub fn max_runs(&self) -> usize {

@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use snipbox_wire::agent::{self, FileHeader};
 use snipbox_wire::api::ExecRequest;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Slot};
 use crate::engine::{Chunk, Container, ContainerSpec, Engine, EngineError, Job, Outcome};
 use crate::files::{self, FileLimits, FilesError};
 use crate::metrics::{Metrics, RunLabels};
@@ -258,15 +257,20 @@ impl Executor {
         })
     }
 
-    /// A run slot, at once or after a wait in the bounded queue.
-    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, ExecError> {
-        self.admission.admit().await.map_err(|_| ExecError::Busy)
+    /// A run slot for `prepared`, at once or after a wait in the bounded
+    /// queue.
+    pub async fn admit(&self, prepared: &Prepared) -> Result<Slot, ExecError> {
+        let memory = prepared.entry.sandbox.limits.memory_mb;
+        self.admission
+            .admit(memory)
+            .await
+            .map_err(|_| ExecError::Busy)
     }
 
     /// Prepares, admits and runs a request.
     pub async fn exec(&self, req: ExecRequest) -> Result<Finished, ExecError> {
         let prepared = self.prepare(req)?;
-        let slot = self.admit().await?;
+        let slot = self.admit(&prepared).await?;
         self.run(prepared, slot, None).await
     }
 
@@ -275,7 +279,7 @@ impl Executor {
     pub async fn run(
         &self,
         prepared: Prepared,
-        _slot: OwnedSemaphorePermit,
+        _slot: Slot,
         chunks: Option<UnboundedSender<Chunk>>,
     ) -> Result<Finished, ExecError> {
         self.metrics.in_flight.inc();

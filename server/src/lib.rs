@@ -58,7 +58,12 @@ impl App {
         let exec = Arc::new(Executor::new(
             catalog,
             engine.clone(),
-            Admission::new(config.max_runs(), config.max_queue, metrics.clone()),
+            Admission::new(
+                config.max_runs(),
+                config.max_run_memory_mb(),
+                config.max_queue,
+                metrics.clone(),
+            ),
             Budget::new(
                 config.warm_max,
                 config.warm_memory_mb << 20,
@@ -109,9 +114,37 @@ async fn prepare_engine(engine: &Engine, config: &Config) -> anyhow::Result<()> 
             tracing::warn!(error = %e, "the Docker engine does not answer yet; runs fail with 503 until it does")
         }
     }
-    let images: Vec<String> = catalog(config)?.iter().map(|s| s.image()).collect();
+    let catalog = catalog(config)?;
+    let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
     log_findings(&check::run(engine, &images).await);
+    log_runtimes(&catalog, config.listen);
     Ok(())
+}
+
+/// Says which runtime each sandbox uses, and warns when a server that
+/// others can reach runs code under the engine's default (runc) only.
+fn log_runtimes(catalog: &Catalog, listen: std::net::SocketAddr) {
+    let mut by_runtime = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+    for s in catalog.iter() {
+        let runtime = s
+            .limits
+            .runtime
+            .as_deref()
+            .unwrap_or("the engine's default");
+        by_runtime.entry(runtime).or_default().push(&s.name);
+    }
+    for (runtime, names) in &by_runtime {
+        tracing::info!(runtime, sandboxes = %names.join(", "), "runtime");
+    }
+    let on_default = by_runtime.get("the engine's default").map_or(0, Vec::len);
+    if on_default > 0 && !listen.ip().is_loopback() {
+        tracing::warn!(
+            "this server listens on {listen} and runs {on_default} sandboxes under the engine's \
+             default runtime (runc): code from the web then has one kernel boundary between it \
+             and this host; run them under gVisor with SNIPBOX_RUNTIME=runsc (scripts/gvisor.sh \
+             installs it) or `runtime = \"runsc\"` in a sandbox's [limits]"
+        );
+    }
 }
 
 /// The sandboxes, with the operator's overrides of their files.
@@ -121,6 +154,9 @@ fn catalog(config: &Config) -> anyhow::Result<Catalog> {
         catalog.set_pool(size);
     }
     catalog.set_repository(&config.image_repository);
+    if let Some(runtime) = &config.runtime {
+        catalog.set_runtime(runtime);
+    }
     Ok(catalog)
 }
 

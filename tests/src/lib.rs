@@ -394,7 +394,7 @@ impl Server {
 
 /// A limit of a sandbox as its files set it: its `[limits]` table, else
 /// `sandboxes/defaults.toml`.
-pub fn limit(sandbox: &str, key: &str) -> i64 {
+fn limit_value(sandbox: &str, key: &str) -> toml::Value {
     let read = |path: PathBuf| -> toml::Table {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -405,6 +405,21 @@ pub fn limit(sandbox: &str, key: &str) -> i64 {
     own.get("limits")
         .and_then(|l| l.get(key))
         .or_else(|| defaults.get(key))
-        .and_then(toml::Value::as_integer)
+        .cloned()
         .unwrap_or_else(|| panic!("no limit {key} for {sandbox}"))
+}
+
+/// An integer limit of a sandbox (see [`limit_value`]).
+pub fn limit(sandbox: &str, key: &str) -> i64 {
+    limit_value(sandbox, key)
+        .as_integer()
+        .unwrap_or_else(|| panic!("{key} is not an integer"))
+}
+
+/// A limit of a sandbox that may have a fraction (`cpus`).
+pub fn limit_f64(sandbox: &str, key: &str) -> f64 {
+    let v = limit_value(sandbox, key);
+    v.as_float()
+        .or_else(|| v.as_integer().map(|i| i as f64))
+        .unwrap_or_else(|| panic!("{key} is not a number"))
 }

@@ -243,6 +243,14 @@ impl Engine {
             B::DockerResponseServerError {
                 status_code,
                 message,
+            } if message.to_lowercase().contains("runtime") => EngineError::Api(format!(
+                "{} answered {status_code}: {message}: register the runtime with the engine \
+                 (for gVisor: scripts/gvisor.sh)",
+                call.describe()
+            )),
+            B::DockerResponseServerError {
+                status_code,
+                message,
             } => EngineError::Api(format!(
                 "{} answered {status_code}: {message}",
                 call.describe()
