@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 
 pub mod browser;
+pub mod measure;
 
 /// The repository's root folder.
 pub fn root() -> PathBuf {
