@@ -30,7 +30,14 @@ async fn run(server: &str, sandbox: &str, code: &str) -> Result<ExecResponse, St
         .await
         .map_err(|e| e.to_string())?;
     let r: ExecResponse = resp.json().await.map_err(|e| e.to_string())?;
-    if r.ok { Ok(r) } else { Err(format!("{r:?}")) }
+    match r.ok {
+        true => Ok(r),
+        false => Err(format!(
+            "{} failed: {:?}",
+            r.id,
+            r.reason_text.unwrap_or(r.stderr)
+        )),
+    }
 }
 
 async fn warm_server(env: &[(&str, &str)]) -> Server {
