@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use snipbox_tests::Server;
-use snipbox_tests::browser::{browser, click, text_until};
+use snipbox_tests::browser::{Fixture, click, text_until};
 
 /// What an example prints when run.
 enum Shows {
@@ -144,14 +144,14 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
         .text()
         .await
         .unwrap();
-    let (_driver, client, _profile) = browser().await;
-    client.goto(&server.url("/demo")).await.unwrap();
+    let page = Fixture::open(&server.url("/demo")).await;
+    let client = &page.client;
 
-    assert_eq!(mounted(&client).await, EXAMPLES.len() as u64);
+    assert_eq!(mounted(client).await, EXAMPLES.len() as u64);
     let runs = client.find_all(Locator::Css(".snipbox-run")).await.unwrap();
     assert_eq!(runs.len(), EXAMPLES.len());
     let ids = eval(
-        &client,
+        client,
         "return [...document.querySelectorAll('.snipbox')].map((s) => s.parentElement.id)",
     )
     .await;
@@ -161,7 +161,7 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
     // Each example's HTML beside it, exactly as the page's file has it; the
     // setup's shows the loader.
     let sources = eval(
-        &client,
+        client,
         "return [...document.querySelectorAll('.demo-source')].map((p) => p.textContent)",
     )
     .await;
@@ -193,8 +193,8 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
     // Every example runs in its sandbox and shows what the tutorial says.
     for example in EXAMPLES {
         let id = example.id;
-        click(&client, &format!("#{id} .snipbox-run")).await;
-        let status = text_until(&client, &format!("#{id} .snipbox-status"), |t| {
+        click(client, &format!("#{id} .snipbox-run")).await;
+        let status = text_until(client, &format!("#{id} .snipbox-status"), |t| {
             t.starts_with('✓') || t.starts_with('✗')
         })
         .await;
@@ -209,7 +209,7 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
         match example.shows {
             Shows::Text(want) => {
                 let stdout =
-                    text_until(&client, &format!("#{id} .snipbox-stdout"), |t| t == want).await;
+                    text_until(client, &format!("#{id} .snipbox-stdout"), |t| t == want).await;
                 assert_eq!(stdout, want, "#{id}");
             }
             Shows::Svg(part, rects) => {
@@ -229,5 +229,5 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
         }
     }
 
-    client.close().await.unwrap();
+    page.close().await;
 }
