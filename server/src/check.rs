@@ -2,11 +2,7 @@
 //! fix. `snipbox check` prints it, the server logs it at start-up, and
 //! `/v1/health` answers 503 with the first error it finds.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use crate::engine::{Engine, EngineError};
-use crate::sandbox::Catalog;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -42,7 +38,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// Checks the process, the engine and every sandbox image.
-pub async fn run(engine: &Engine, catalog: &Catalog) -> Vec<Finding> {
+pub async fn run(engine: &Engine, images: &[String]) -> Vec<Finding> {
     let mut findings = Vec::new();
     // SAFETY: getuid cannot fail.
     if unsafe { libc::getuid() } == 0 {
@@ -60,9 +56,8 @@ pub async fn run(engine: &Engine, catalog: &Catalog) -> Vec<Finding> {
         Level::Ok,
         format!("the Docker engine at {} answers", engine.address()),
     ));
-    for sandbox in catalog.iter() {
-        let image = sandbox.image();
-        findings.push(match engine.has_image(&image).await {
+    for image in images {
+        findings.push(match engine.has_image(image).await {
             Ok(true) => Finding::new(Level::Ok, format!("image {image}")),
             Ok(false) => Finding::new(
                 Level::Error,
@@ -77,38 +72,4 @@ pub async fn run(engine: &Engine, catalog: &Catalog) -> Vec<Finding> {
         });
     }
     findings
-}
-
-/// The health answer: the engine is pinged every time (one cheap call),
-/// the full check at most every few seconds while it passes; health probes
-/// come before every run of some widgets and must stay cheap.
-#[derive(Default)]
-pub struct Cached {
-    passed_at: Mutex<Option<Instant>>,
-}
-
-impl Cached {
-    const FRESH: Duration = Duration::from_secs(5);
-
-    /// `None` when all is well, else the first error.
-    pub async fn first_error(&self, engine: &Engine, catalog: &Catalog) -> Option<String> {
-        if let Err(e) = engine.ping().await {
-            return Some(e.to_string());
-        }
-        if self
-            .passed_at
-            .lock()
-            .expect("not poisoned")
-            .is_some_and(|at| at.elapsed() < Self::FRESH)
-        {
-            return None;
-        }
-        let error = run(engine, catalog)
-            .await
-            .into_iter()
-            .find(|f| f.level == Level::Error)
-            .map(|f| f.message);
-        *self.passed_at.lock().expect("not poisoned") = error.is_none().then(Instant::now);
-        error
-    }
 }

@@ -1,27 +1,27 @@
-//! One run, from a validated request to the API's answer: pick the sandbox
-//! and command, prepare the files, wait for a run slot, take a warm
-//! container (or start one), run, and shape the result. The HTTP layer
-//! calls this; it never builds a container itself.
+//! One run, from a request to its outcome: pick the sandbox and command,
+//! prepare the files, wait for a run slot, take a warm container (or start
+//! one), run, and say how it ended. The HTTP layer calls this and shapes
+//! the answer; it never builds a container itself.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use snipbox_wire::agent::{FileHeader, Job, encode_job};
-use snipbox_wire::api::{ExecRequest, ExecResponse};
+use snipbox_wire::agent::{self, FileHeader};
+use snipbox_wire::api::ExecRequest;
+use tokio::sync::mpsc::UnboundedSender;
 
-use crate::engine::{ContainerSpec, Engine, EngineError, Outcome};
+use crate::admission::{Admission, Slot};
+use crate::engine::{Chunk, Container, ContainerSpec, Engine, EngineError, Job, Outcome};
 use crate::files::{self, FileLimits, FilesError};
-use crate::limits::Admission;
 use crate::metrics::{Metrics, RunLabels};
-use crate::pool::Pool;
-use crate::sandbox::{Catalog, DEFAULT_VERSION};
+use crate::pool::{Budget, Pool, Size};
+use crate::sandbox::{Catalog, DEFAULT_VERSION, Sandbox};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error(transparent)]
     Files(#[from] FilesError),
-    #[error("unknown sandbox {0:?}")]
+    #[error("unknown sandbox {0:?}: GET /v1/sandboxes lists them")]
     UnknownSandbox(String),
     #[error("sandbox {sandbox} has no version {version:?} (it has: {DEFAULT_VERSION})")]
     UnknownVersion { sandbox: String, version: String },
@@ -37,111 +37,198 @@ pub enum ExecError {
     Engine(#[from] EngineError),
 }
 
-impl ExecError {
-    /// The machine-readable kind in the response's `error` field.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ExecError::Files(FilesError::TooMany { .. } | FilesError::TooLarge { .. }) => {
-                "too_large"
-            }
-            ExecError::Files(FilesError::EmptyCode(_)) => "empty_code",
-            ExecError::Files(_) => "invalid_files",
-            ExecError::UnknownSandbox(_) => "unknown_sandbox",
-            ExecError::UnknownVersion { .. } => "unknown_version",
-            ExecError::UnknownCommand { .. } => "unknown_command",
-            ExecError::Busy => "busy",
-            ExecError::Engine(EngineError::ImageMissing { .. }) => "image_missing",
-            ExecError::Engine(e) if e.is_unavailable() => "docker_unavailable",
-            ExecError::Engine(_) => "internal",
+/// Everything the server keeps for one sandbox: its definition, its
+/// container spec and its warm pool.
+pub struct Entry {
+    pub sandbox: Sandbox,
+    spec: ContainerSpec,
+    pool: Pool,
+}
+
+/// A request checked and encoded, ready to run.
+pub struct Prepared {
+    entry: Arc<Entry>,
+    command: String,
+    job: Job,
+}
+
+impl Prepared {
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.entry.sandbox
+    }
+
+    /// What names this request's run.
+    pub fn ids(&self) -> RunIds {
+        RunIds {
+            sandbox: self.entry.sandbox.name.clone(),
+            command: self.command.clone(),
         }
     }
 }
 
+/// The parts of a run's id known before it has a container.
+#[derive(Debug, Clone)]
+pub struct RunIds {
+    sandbox: String,
+    command: String,
+}
+
+impl RunIds {
+    /// `{sandbox}_{command}_{token}`, the token being the container's.
+    pub fn id(&self, token: &str) -> String {
+        format!("{}_{}_{token}", self.sandbox, self.command)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The program exited with this code, for none of the reasons below.
+    Exit(i32),
+    Timeout,
+    /// The output cap was reached.
+    Output,
+    /// The program failed after the kernel's OOM killer ended one of its
+    /// processes: it went over the memory limit.
+    Memory,
+    /// The program failed after forks were refused at the pids limit.
+    Pids,
+    /// A signal nobody in snipbox sent ended the program.
+    Signal(i32),
+    /// The program ended its own sandbox (it killed the agent).
+    SandboxEnded,
+}
+
+impl Ending {
+    /// What the container's accounting says, in order: the server's own
+    /// limits first, then what the kernel did, then the program's exit.
+    pub fn of(out: &Outcome) -> Self {
+        if out.timed_out {
+            return Ending::Timeout;
+        }
+        if out.truncated {
+            return Ending::Output;
+        }
+        match &out.exit {
+            None => Ending::SandboxEnded,
+            Some(e) if e.exit_code == 0 => Ending::Exit(0),
+            Some(e) if e.oom_kills > 0 => Ending::Memory,
+            Some(e) if e.pids_max > 0 => Ending::Pids,
+            Some(e) => e.signal.map_or(Ending::Exit(e.exit_code), Ending::Signal),
+        }
+    }
+
+    /// The `outcome` label of the runs metric.
+    fn label(self) -> &'static str {
+        match self {
+            Ending::Exit(0) => "ok",
+            Ending::Exit(_) => "exit",
+            Ending::Timeout => "timeout",
+            Ending::Output => "truncated",
+            Ending::Memory => "memory",
+            Ending::Pids => "pids",
+            Ending::Signal(_) => "signal",
+            Ending::SandboxEnded => "sandbox_ended",
+        }
+    }
+}
+
+/// A run that happened, whatever the program did.
+pub struct Finished {
+    /// `{sandbox}_{command}_{token}`.
+    pub id: String,
+    pub outcome: Outcome,
+    pub ending: Ending,
+    /// The limits the run had, for the words of the answer.
+    pub limits: crate::sandbox::Limits,
+}
+
 /// Runs snippets; shared by every request.
 pub struct Executor {
-    catalog: Catalog,
-    specs: HashMap<String, ContainerSpec>,
+    sandboxes: Catalog<Arc<Entry>>,
     engine: Arc<Engine>,
-    pool: Pool,
     admission: Admission,
     metrics: Arc<Metrics>,
     file_limits: FileLimits,
 }
 
 impl Executor {
+    /// Starts every sandbox's pool.
     pub fn new(
         catalog: Catalog,
         engine: Arc<Engine>,
         admission: Admission,
+        budget: Arc<Budget>,
         metrics: Arc<Metrics>,
         file_limits: FileLimits,
     ) -> Self {
-        let specs: HashMap<String, ContainerSpec> = catalog
-            .iter()
-            .map(|s| (s.name.clone(), ContainerSpec::new(s)))
-            .collect();
-        let pooled = catalog
-            .iter()
-            .map(|s| (specs[&s.name].clone(), s.limits.pool));
-        let pool = Pool::start(engine.clone(), pooled, metrics.clone());
+        let sandboxes = catalog.map(|sandbox| {
+            let spec = ContainerSpec::new(&sandbox);
+            let size = Size {
+                min: sandbox.limits.pool_min,
+                max: sandbox.limits.pool,
+            };
+            let pool = Pool::start(
+                engine.clone(),
+                spec.clone(),
+                size,
+                budget.clone(),
+                metrics.clone(),
+            );
+            Arc::new(Entry {
+                sandbox,
+                spec,
+                pool,
+            })
+        });
         Executor {
-            catalog,
-            specs,
+            sandboxes,
             engine,
-            pool,
             admission,
             metrics,
             file_limits,
         }
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    pub fn sandboxes(&self) -> impl Iterator<Item = &Sandbox> {
+        self.sandboxes.iter().map(|e| &e.sandbox)
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-
-    /// Runs the request's code and answers as `POST /v1/exec` does.
-    pub async fn exec(&self, req: ExecRequest) -> Result<ExecResponse, ExecError> {
-        let sandbox = self
-            .catalog
+    /// Checks the request and encodes its job; nothing runs yet.
+    pub fn prepare(&self, req: ExecRequest) -> Result<Prepared, ExecError> {
+        let entry = self
+            .sandboxes
             .get(&req.sandbox)
-            .ok_or_else(|| ExecError::UnknownSandbox(req.sandbox.clone()))?;
+            .ok_or_else(|| ExecError::UnknownSandbox(req.sandbox.clone()))?
+            .clone();
+        let sandbox = &entry.sandbox;
         if !(req.version.is_empty() || req.version == DEFAULT_VERSION) {
             return Err(ExecError::UnknownVersion {
                 sandbox: sandbox.name.clone(),
                 version: req.version,
             });
         }
-        let command_name = if req.command.is_empty() {
+        let name = if req.command.is_empty() {
             "run"
         } else {
             req.command.as_str()
         };
-        let command =
-            sandbox
-                .commands
-                .get(command_name)
-                .ok_or_else(|| ExecError::UnknownCommand {
-                    sandbox: sandbox.name.clone(),
-                    command: command_name.into(),
-                    known: sandbox
-                        .commands
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
+        let command = sandbox
+            .commands
+            .get(name)
+            .ok_or_else(|| ExecError::UnknownCommand {
+                sandbox: sandbox.name.clone(),
+                command: name.into(),
+                known: sandbox
+                    .commands
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
         let files = files::prepare(&req.files, &command.entry, self.file_limits)?;
         let stdin = req.stdin.unwrap_or_default();
-        let limits = &sandbox.limits;
-        let job = Job {
+        let header = agent::Job {
             workdir: sandbox.workdir.clone(),
             files: files
                 .iter()
@@ -152,39 +239,60 @@ impl Executor {
                 .collect(),
             stdin_len: stdin.len() as u64,
             steps: command.steps.clone(),
-            timeout_ms: limits.timeout_ms,
-            output_limit: limits.output_bytes,
+            timeout_ms: sandbox.limits.timeout_ms,
+            output_limit: sandbox.limits.output_bytes,
+            outputs: command.outputs.clone(),
+            output_caps: agent::OutputCaps {
+                max_files: sandbox.limits.output_files,
+                max_file_bytes: sandbox.limits.output_file_bytes,
+                max_total_bytes: sandbox.limits.output_total_bytes,
+            },
         };
         let contents: Vec<&[u8]> = files.iter().map(|(_, b)| b.as_slice()).collect();
-        let job = encode_job(&job, &contents, stdin.as_bytes());
+        let job = Job::new(header, &contents, stdin.as_bytes());
+        Ok(Prepared {
+            command: name.to_string(),
+            entry,
+            job,
+        })
+    }
 
-        let _slot = self.admission.admit().await.map_err(|_| {
-            self.metrics
-                .rejected
-                .get_or_create(&crate::metrics::ReasonLabels { reason: "busy" })
-                .inc();
-            ExecError::Busy
-        })?;
+    /// A run slot for `prepared`, at once or after a wait in the bounded
+    /// queue.
+    pub async fn admit(&self, prepared: &Prepared) -> Result<Slot, ExecError> {
+        let memory = prepared.entry.sandbox.limits.memory_mb;
+        self.admission
+            .admit(memory)
+            .await
+            .map_err(|_| ExecError::Busy)
+    }
+
+    /// Prepares, admits and runs a request.
+    pub async fn exec(&self, req: ExecRequest) -> Result<Finished, ExecError> {
+        let prepared = self.prepare(req)?;
+        let slot = self.admit(&prepared).await?;
+        self.run(prepared, slot, None).await
+    }
+
+    /// Runs a prepared job in its admitted slot; output goes to `chunks`
+    /// as it arrives when a client streams.
+    pub async fn run(
+        &self,
+        prepared: Prepared,
+        _slot: Slot,
+        chunks: Option<UnboundedSender<Chunk>>,
+    ) -> Result<Finished, ExecError> {
         self.metrics.in_flight.inc();
         let _in_flight = scopeguard(|| {
             self.metrics.in_flight.dec();
         });
-
         let started = Instant::now();
-        let spec = &self.specs[&sandbox.name];
-        let timeout = Duration::from_millis(limits.timeout_ms);
-        let limit = limits.output_bytes as usize;
-        let result = self.run(spec, &job, timeout, limit).await;
-        let elapsed = started.elapsed();
-
+        let result = self.run_on_container(&prepared, chunks.as_ref()).await;
+        let sandbox = &prepared.entry.sandbox;
         let outcome = match &result {
-            Ok((_, o)) if o.timed_out => "timeout",
-            Ok((_, o)) if o.truncated => "truncated",
-            Ok((_, o)) if o.exit.as_ref().is_some_and(|e| e.exit_code == 0) => "ok",
-            Ok(_) => "exit",
+            Ok((_, out)) => Ending::of(out).label(),
             Err(_) => "error",
         };
-        let sandbox_label = Metrics::sandbox(&sandbox.name);
         self.metrics
             .runs
             .get_or_create(&RunLabels {
@@ -194,51 +302,77 @@ impl Executor {
             .inc();
         self.metrics
             .duration
-            .get_or_create(&sandbox_label)
-            .observe(elapsed.as_secs_f64());
+            .get_or_create(&Metrics::sandbox(&sandbox.name))
+            .observe(started.elapsed().as_secs_f64());
+        let command = &prepared.command;
         match result {
             Ok((token, out)) => {
-                let id = format!("{}_{command_name}_{token}", sandbox.name);
-                tracing::info!(%id, sandbox = %sandbox.name, command = command_name, duration_ms = out.duration.as_millis() as u64, outcome, "run");
-                Ok(response(id, out, limit))
+                let id = prepared.ids().id(&token);
+                tracing::info!(%id, sandbox = %sandbox.name, %command, duration_ms = out.duration.as_millis() as u64, outcome, "run");
+                Ok(Finished {
+                    id,
+                    ending: Ending::of(&out),
+                    outcome: out,
+                    limits: sandbox.limits.clone(),
+                })
             }
             Err(e) => {
-                tracing::warn!(sandbox = %sandbox.name, command = command_name, duration_ms = elapsed.as_millis() as u64, outcome, error = %e, "run failed");
+                tracing::warn!(sandbox = %sandbox.name, %command, duration_ms = started.elapsed().as_millis() as u64, error = %e, "run failed");
                 Err(e.into())
             }
         }
     }
 
-    /// Runs the job in a warm container, or a new one when none is ready. A
-    /// warm container that vanished before it ran anything (say, removed by
-    /// hand on the engine) is replaced once, so the request does not fail.
-    async fn run(
+    /// Runs the job in a warm container, or a new one when none is ready.
+    /// A warm container that vanished before it took the job (say, removed
+    /// by hand on the engine) is replaced once, so the request does not
+    /// fail. A container lost after it took the job was ended by the
+    /// program, unless the engine itself is gone.
+    async fn run_on_container(
         &self,
-        spec: &ContainerSpec,
-        job: &[u8],
-        timeout: Duration,
-        limit: usize,
+        prepared: &Prepared,
+        chunks: Option<&UnboundedSender<Chunk>>,
     ) -> Result<(String, Outcome), EngineError> {
-        if let Some(container) = self.pool.take(&spec.sandbox).await {
-            let token = container.token().to_owned();
-            match container.run(job, timeout, limit).await {
-                Err(EngineError::Lost {
-                    after_output: false,
-                }) => {
-                    tracing::info!(sandbox = %spec.sandbox, "a warm container was gone; running on a new one");
-                }
-                other => return other.map(|o| (token, o)),
-            }
-        }
-        let container = self.engine.launch(spec).await?;
+        let entry = &prepared.entry;
+        let container = match entry.pool.take().await {
+            Some(c) => c,
+            None => Container::launch(&self.engine, &entry.spec).await?,
+        };
         let token = container.token().to_owned();
-        container.run(job, timeout, limit).await.map(|o| (token, o))
+        let out = match container.run(&prepared.job, chunks).await {
+            Err(EngineError::Lost { after_job: false }) => {
+                tracing::info!(sandbox = %entry.sandbox.name, "a warm container was gone; running on a new one");
+                let container = Container::launch(&self.engine, &entry.spec).await?;
+                let token = container.token().to_owned();
+                return self
+                    .lost_means_ended(container.run(&prepared.job, chunks).await)
+                    .await
+                    .map(|o| (token, o));
+            }
+            other => self.lost_means_ended(other).await?,
+        };
+        Ok((token, out))
     }
 
-    /// Stops the pool and removes every container of this instance.
+    /// A container that stopped after taking its job while the engine
+    /// still answers was ended by the program in it (it killed the agent):
+    /// an outcome of the run, not an engine failure.
+    async fn lost_means_ended(
+        &self,
+        result: Result<Outcome, EngineError>,
+    ) -> Result<Outcome, EngineError> {
+        match result {
+            Err(EngineError::Lost { after_job: true }) if self.engine.ping().await.is_ok() => {
+                Ok(Outcome::default())
+            }
+            other => other,
+        }
+    }
+
+    /// Stops the pools and removes every container of this server.
     pub async fn shutdown(&self) {
-        self.pool.shutdown().await;
-        if let Err(e) = self.engine.sweep().await {
+        futures_util::future::join_all(self.sandboxes.iter().map(|e| e.pool.shutdown())).await;
+        if let Err(e) = self.engine.sweep_own().await {
             tracing::warn!(error = %e, "cannot remove the remaining containers");
         }
         self.engine.removals_done().await;
@@ -256,106 +390,39 @@ fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
     Guard(f)
 }
 
-/// Shapes an outcome as the API's answer, codapi-compatible: `(exit status
-/// N)` or `code execution timeout` closes stderr, a marker line ends
-/// truncated output. Output that is not UTF-8 is converted lossily (invalid
-/// bytes become U+FFFD).
-fn response(id: String, out: Outcome, limit: usize) -> ExecResponse {
-    let exit_code = out.exit.as_ref().map(|e| e.exit_code);
-    let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if out.truncated {
-        let marker = format!("[output truncated at {limit} bytes]\n");
-        let stderr_full = out.stderr.len() >= limit;
-        if out.stdout.len() >= limit || !stderr_full {
-            push_line(&mut stdout, &marker);
-        }
-        if stderr_full {
-            push_line(&mut stderr, &marker);
-        }
-    }
-    if out.timed_out {
-        push_line(&mut stderr, "code execution timeout");
-    } else if let Some(code) = exit_code.filter(|c| *c != 0 && !out.truncated) {
-        push_line(&mut stderr, &format!("(exit status {code})"));
-    }
-    ExecResponse {
-        id,
-        ok: exit_code == Some(0) && !out.timed_out && !out.truncated,
-        duration: out.duration.as_millis() as u64,
-        stdout,
-        stderr,
-        exit_code,
-        timed_out: out.timed_out,
-        truncated: out.truncated,
-        error: None,
-    }
-}
-
-/// Appends `line` on a line of its own.
-fn push_line(text: &mut String, line: &str) {
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(line);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use snipbox_wire::agent::Exit;
 
-    fn outcome(stdout: &[u8], stderr: &[u8], code: Option<i32>) -> Outcome {
+    fn outcome(code: Option<i32>, timed_out: bool, truncated: bool) -> Outcome {
         Outcome {
-            stdout: stdout.to_vec(),
-            stderr: stderr.to_vec(),
             exit: code.map(|exit_code| Exit {
                 exit_code,
                 ..Exit::default()
             }),
+            timed_out,
+            truncated,
             ..Outcome::default()
         }
     }
 
     #[test]
-    fn a_clean_exit_is_ok_and_untouched() {
-        let r = response("i".into(), outcome(b"1\n", b"", Some(0)), 10);
-        assert!(r.ok);
-        assert_eq!(
-            (r.stdout.as_str(), r.stderr.as_str(), r.exit_code),
-            ("1\n", "", Some(0))
-        );
-    }
-
-    #[test]
-    fn a_failing_exit_closes_stderr_with_its_status() {
-        let r = response("i".into(), outcome(b"", b"boom", Some(3)), 10);
-        assert!(!r.ok);
-        assert_eq!(r.stderr, "boom\n(exit status 3)");
-    }
-
-    #[test]
-    fn a_timeout_says_so_in_stderr() {
-        let mut o = outcome(b"", b"", None);
-        o.timed_out = true;
-        let r = response("i".into(), o, 10);
-        assert!(!r.ok && r.timed_out);
-        assert_eq!(r.stderr, "code execution timeout");
-    }
-
-    #[test]
-    fn truncated_output_ends_with_a_marker() {
-        let mut o = outcome(b"xxxx", b"e", Some(137));
-        o.truncated = true;
-        let r = response("i".into(), o, 4);
-        assert!(!r.ok && r.truncated);
-        assert_eq!(r.stdout, "xxxx\n[output truncated at 4 bytes]\n");
-        assert_eq!(r.stderr, "e");
-    }
-
-    #[test]
-    fn invalid_utf8_is_replaced_not_dropped() {
-        let r = response("i".into(), outcome(&[b'a', 0xff, b'b'], b"", Some(0)), 10);
-        assert_eq!(r.stdout, "a\u{fffd}b");
+    fn every_ending_has_its_metric_label() {
+        let cases = [
+            (outcome(Some(0), false, false), Ending::Exit(0), "ok"),
+            (outcome(Some(3), false, false), Ending::Exit(3), "exit"),
+            (outcome(None, true, false), Ending::Timeout, "timeout"),
+            (outcome(Some(137), false, true), Ending::Output, "truncated"),
+            (
+                outcome(None, false, false),
+                Ending::SandboxEnded,
+                "sandbox_ended",
+            ),
+        ];
+        for (out, ending, label) in cases {
+            assert_eq!(Ending::of(&out), ending);
+            assert_eq!(ending.label(), label);
+        }
     }
 }

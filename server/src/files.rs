@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+pub use snipbox_wire::names::check_name;
+
 /// Why a request's files were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilesError {
@@ -29,41 +31,6 @@ pub enum FilesError {
 pub struct FileLimits {
     pub max_files: usize,
     pub max_file_bytes: usize,
-}
-
-/// Checks that `name` is a plain relative path: no absolute path, no `..`
-/// or `.` segment, no empty segment, no NUL or backslash, of sane length.
-pub fn check_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("empty");
-    }
-    if name.len() > 255 {
-        return Err("longer than 255 bytes");
-    }
-    if name.contains('\0') {
-        return Err("contains NUL");
-    }
-    if name.contains('\\') {
-        return Err("contains a backslash");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("contains a control character");
-    }
-    if name.starts_with('/') {
-        return Err("absolute path");
-    }
-    let segments: Vec<&str> = name.split('/').collect();
-    if segments.len() > 8 {
-        return Err("nested more than 8 levels");
-    }
-    for seg in segments {
-        match seg {
-            "" => return Err("empty path segment"),
-            "." | ".." => return Err("`.` or `..` segment"),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// Turns the request's file map into `(name, bytes)` pairs, the entry file

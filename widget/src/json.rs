@@ -18,17 +18,16 @@ pub struct Job {
     pub stdin: Option<String>,
 }
 
-/// An answer: codapi's fields, and the extensions a reader is shown.
+/// An answer: the fields a reader is shown (`reason_text` among them, not
+/// `reason` or `signal`), with its files apart.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Answer {
     pub exec: ExecResponse,
-    /// Why the run ended, in words, when it was not a plain exit.
-    pub reason_text: Option<String>,
-    /// The files the run produced for the reader: the answer's own JSON
-    /// (`[{name, type, size, data, omitted}]`), read where they are shown.
+    /// The files the run produced for the reader (`exec.files` stays
+    /// empty): the answer's own JSON (`[{name, type, size, data,
+    /// omitted}]`), read where they are drawn, which costs the wasm less
+    /// than making Rust values of them.
     pub files: JsValue,
-    /// How many more matching files were not listed at all.
-    pub files_omitted: u32,
 }
 
 /// The request's body. Of two files of the same name, the later wins.
@@ -66,12 +65,13 @@ pub fn parse_response(body: &str) -> Option<Answer> {
         timed_out: flag("timed_out").unwrap_or(false),
         truncated: flag("truncated").unwrap_or(false),
         error: text("error"),
+        reason_text: text("reason_text"),
+        files_omitted: number("files_omitted").unwrap_or(0.0) as u64,
+        ..ExecResponse::default()
     };
     Some(Answer {
         exec,
-        reason_text: text("reason_text"),
         files: get(&value, "files").unwrap_or_default(),
-        files_omitted: number("files_omitted").unwrap_or(0.0) as u32,
     })
 }
 

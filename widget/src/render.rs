@@ -135,7 +135,7 @@ fn show_files(div: &Element, answer: &Answer) -> Option<()> {
             add(&p, "span", &format!(" {size}"))?;
         }
     }
-    let more = answer.files_omitted;
+    let more = answer.exec.files_omitted;
     if more > 0 {
         add(
             div,

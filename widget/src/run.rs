@@ -233,7 +233,7 @@ pub fn describe(http: u16, retry_after: Option<u64>, answer: &Answer) -> String 
         )
     } else if let Some(kind) = &r.error {
         format!("✗ {kind}: {}", r.stderr)
-    } else if let Some(why) = &answer.reason_text {
+    } else if let Some(why) = &r.reason_text {
         format!("✗ {why}")
     } else if r.timed_out {
         "✗ timed out".into()

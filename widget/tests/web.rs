@@ -220,6 +220,11 @@ fn answers_are_read_and_anything_else_is_not_an_answer() {
         timed_out: true,
         truncated: true,
         error: Some("busy".into()),
+        reason_text: Some("killed by SIGKILL".into()),
+        files_omitted: 3,
+        // Read by the widget, not shown: `reason`, `signal`; `files` are
+        // drawn from the answer's JSON (see below).
+        ..ExecResponse::default()
     };
     // As the server writes it.
     let body = serde_json::to_string(&answer).unwrap();
@@ -354,7 +359,7 @@ fn files_show_as_pictures_links_and_omissions() {
     });
     let parsed = parse_response(&answer.to_string()).unwrap();
     assert_eq!(
-        parsed.reason_text.as_deref(),
+        parsed.exec.reason_text.as_deref(),
         Some("killed: over the sandbox's 128 MB memory limit")
     );
     assert_eq!(

@@ -58,19 +58,22 @@ async fn start_up_removes_what_a_killed_server_left() {
         "pool did not fill"
     );
     let instance = first.instance.clone();
-    // A stray container of the same instance, as if from an older crash.
-    let created = Command::new("docker")
+    // A container of the same instance that no longer runs, as a crash
+    // between create and start, or a failed auto-removal, leaves behind.
+    let stray = Command::new("docker")
         .args([
-            "create",
+            "run",
             "--label",
             "snipbox=1",
             "--label",
             &format!("snipbox.instance={instance}"),
-            "snipbox/shell",
+            "--entrypoint",
+            "true",
+            "snipbox/python",
         ])
         .output()
         .unwrap();
-    assert!(created.status.success());
+    assert!(stray.status.success());
     // Under load: runs in flight when the server dies.
     for _ in 0..4 {
         first.spawn_exec(request("shell", "sleep 4"));
@@ -83,8 +86,12 @@ async fn start_up_removes_what_a_killed_server_left() {
     unsafe { libc::kill(first.pid() as libc::pid_t, libc::SIGKILL) };
     std::mem::forget(first);
     let second = Server::start(&[("SNIPBOX_POOL", "0"), ("SNIPBOX_INSTANCE", &instance)]);
+    assert_eq!(second.instance, instance);
+    // The stray is removed at start-up; the killed server's running
+    // containers end by themselves (their attach stream closed), the last
+    // when its `sleep 4` does.
     assert!(
-        eventually(Duration::from_secs(5), || second.containers().is_empty()),
+        eventually(Duration::from_secs(10), || second.containers().is_empty()),
         "left over: {:?}",
         second.containers()
     );

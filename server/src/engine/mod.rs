@@ -1,0 +1,18 @@
+//! The Docker engine, through bollard only, in three rooms: [`spec`], the
+//! hardening spec (a pure function from a sandbox to a create body);
+//! [`client`], the connection and what the engine's errors mean; and
+//! [`container`], one container's life (create, attach, start, one job,
+//! removal). Nothing here knows about HTTP.
+//!
+//! Engine API calls made (the list a proxy or guard must allow):
+//! `GET /_ping`, `GET /version`, `POST /containers/create`,
+//! `POST /containers/{id}/attach`, `POST /containers/{id}/start`,
+//! `DELETE /containers/{id}`, `GET /containers/json`, and
+//! `GET /images/{name}/json` (self-check only).
+
+pub mod client;
+pub mod container;
+pub mod spec;
+
+pub use client::{Engine, EngineError, permission_message};
+pub use container::{Chunk, Container, ContainerSpec, Job, Outcome};
