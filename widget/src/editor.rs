@@ -10,16 +10,18 @@ pub fn Code(code: RwSignal<String>, editable: bool, run: Callback<()>) -> impl I
     if !editable {
         return view! { <pre class="snipbox-code" aria-label="Code">{code}</pre> }.into_any();
     }
-    let editor = NodeRef::<leptos::html::Textarea>::new();
     let escaped = RwSignal::new(false);
     let keydown = move |ev: web_sys::KeyboardEvent| {
         if is_run_key(&ev) {
             ev.prevent_default();
             run.run(());
-        } else if let Some(area) = editor.get_untracked()
-            && tab_key(&ev, escaped, &area)
-        {
-            code.set(area.value());
+        } else {
+            // The textarea itself (no node reference: each kind of one
+            // costs the wasm a copy of its code).
+            let area: HtmlTextAreaElement = event_target(&ev);
+            if tab_key(&ev, escaped, &area) {
+                code.set(area.value());
+            }
         }
     };
     view! {
@@ -28,7 +30,6 @@ pub fn Code(code: RwSignal<String>, editable: bool, run: Callback<()>) -> impl I
             spellcheck="false"
             autocapitalize="off"
             aria-label="Code"
-            node_ref=editor
             prop:value=code
             on:input=move |ev| code.set(event_target_value(&ev))
             on:keydown=keydown

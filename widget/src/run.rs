@@ -17,7 +17,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortController, AbortSignal, Headers, ReadableStreamDefaultReader, RequestInit, Response,
-    TextDecodeOptions, TextDecoder,
+    TextDecoder,
 };
 
 use crate::json::{Answer, Job, chunk_text, get, parse_response, request_body};
@@ -169,8 +169,8 @@ impl Runner {
             resp.body().ok_or("no body")?.get_reader().unchecked_into();
         // Decodes UTF-8 across chunks (a character may be split between two).
         let decoder = TextDecoder::new()?;
-        let whole = TextDecodeOptions::new();
-        whole.set_stream(true);
+        let whole = js_sys::Object::new();
+        js_sys::Reflect::set(&whole, &"stream".into(), &true.into())?;
         let mut events = Events::default();
         let mut end = None;
         while end.is_none() {
@@ -179,7 +179,8 @@ impl Runner {
                 break;
             }
             let bytes: js_sys::Object = get(&chunk, "value").unwrap_or_default().unchecked_into();
-            let text = decoder.decode_with_buffer_source_and_options(&bytes, &whole)?;
+            let text =
+                decoder.decode_with_buffer_source_and_options(&bytes, whole.unchecked_ref())?;
             events.push(&text, |name, data| {
                 let to = match name {
                     "stdout" => self.stdout,
