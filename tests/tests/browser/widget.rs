@@ -263,7 +263,7 @@ async fn table_output_mode_shows_a_json_array_of_objects_as_a_table_and_anything
     let page = Fixture::widget(
         &server.base,
         r#"<snip-box id="rows" sandbox="python" output-mode="table">import json
-print(json.dumps([{"name": "<b>Ada</b>", "born": 1815}, {"name": "Grace", "born": 1906, "navy": True}]))</snip-box>
+print(json.dumps([{"name": "&lt;b&gt;Ada&lt;/b&gt;", "born": 1815}, {"name": "Grace", "born": 1906, "navy": True}]))</snip-box>
 <snip-box id="bad" sandbox="python" output-mode="table">print('[{"name": "Ada"},')</snip-box>
 <snip-box id="flat" sandbox="python" output-mode="table">print([1, 2])</snip-box>"#,
     )
@@ -314,20 +314,25 @@ async fn text_of(client: &fantoccini::Client, css: &str) -> String {
 #[tokio::test]
 async fn the_status_line_says_a_memory_kill_was_for_the_memory_limit() {
     let server = snipbox_tests::shared();
+    let program = "x = \"a\" * (300 * 1024 * 1024)\nprint(len(x))";
     let page = Fixture::widget(
         &server.base,
-        r#"<snip-box id="big" sandbox="python">x = "a" * (300 * 1024 * 1024)
-print(len(x))</snip-box>"#,
+        &format!(r#"<snip-box id="big" sandbox="python">{program}</snip-box>"#),
     )
     .await;
     let client = &page.client;
     text_until(client, "#big .snipbox-run", |t| t == "Run").await;
     click(client, "#big .snipbox-run").await;
     let status = text_until(client, "#big .snipbox-status", |t| t.starts_with('✗')).await;
-    assert!(
-        status.starts_with("✗ killed: over the sandbox's ") && status.ends_with(" MB memory limit"),
-        "{status}"
-    );
+    // The answer's own words, which name the limit.
+    let answer = server
+        .exec(&snipbox_tests::request("python", program))
+        .await;
+    assert_eq!(answer.reason.as_deref(), Some("memory"));
+    let words = answer.reason_text.expect("words for the reason");
+    assert_eq!(status, format!("✗ {words}"));
+    let limit = snipbox_tests::limit("python", "memory_mb");
+    assert!(status.contains(&format!("{limit} MB")), "{status}");
     page.close().await;
 }
 
@@ -487,5 +492,42 @@ async fn pictures_a_run_draws_show_under_its_output_and_other_files_download() {
             "data:application/octet-stream;base64,"
         ])
     );
+    page.close().await;
+}
+
+/// A plot drawn with matplotlib and shown with `plt.show()`.
+pub const PLOT: &str = "import matplotlib.pyplot as plt
+plt.plot([1, 3, 2, 4])
+plt.show()";
+
+/// The pictures `css` selects: at least one, none blank, none wider than
+/// its pane.
+pub async fn plots_shown(page: &Fixture, css: &str) {
+    let shown = pictures(page, css).await;
+    let shown = shown.as_array().unwrap();
+    assert!(!shown.is_empty(), "no picture under the output");
+    for p in shown {
+        assert!(p[1].as_u64().unwrap() > 100, "a blank picture: {p}");
+        assert_eq!(p[2], true, "wider than its pane: {p}");
+    }
+}
+
+#[tokio::test]
+async fn a_matplotlib_plot_shows_under_the_snippet() {
+    let server = snipbox_tests::shared();
+    let page = Fixture::widget(
+        &server.base,
+        &format!(r#"<snip-box id="plot" sandbox="python-data">{PLOT}</snip-box>"#),
+    )
+    .await;
+    let client = &page.client;
+    text_until(client, "#plot .snipbox-run", |t| t == "Run").await;
+    click(client, "#plot .snipbox-run").await;
+    let status = text_until(client, "#plot .snipbox-status", |t| {
+        t.starts_with('✓') || t.starts_with('✗')
+    })
+    .await;
+    assert!(status.starts_with('✓'), "{status}");
+    plots_shown(&page, "#plot .snipbox-more img").await;
     page.close().await;
 }
