@@ -36,7 +36,9 @@ pub struct Runner {
     /// (set by the output pane), and whether it is.
     pub tables: RwSignal<bool>,
     pub tabled: RwSignal<bool>,
-    /// Numbers the element the answer's table and files are drawn in.
+    /// Numbers the element the answer's table and files are drawn in
+    /// (found by its id when the answer arrives: a node reference would
+    /// cost the wasm a copy of Leptos's code for it).
     more: u32,
     abort: StoredValue<Option<AbortController>, LocalStorage>,
 }
