@@ -15,6 +15,8 @@ enum Shows {
     /// An SVG picture in a sandboxed frame: its source contains this, and it
     /// draws so many rectangles.
     Svg(&'static str, usize),
+    /// A table: these header and data cells, row by row.
+    Table(&'static [&'static [&'static str]]),
 }
 
 /// One example of the demo page: the id of its block, the element that
@@ -90,6 +92,15 @@ const EXAMPLES: &[Example] = &[
 <rect x="80" y="8" width="210" height="20" rx="3" fill="#0b6bcb"/>"##,
             4,
         ),
+    },
+    Example {
+        id: "py-table",
+        tag: "snip-box",
+        shows: Shows::Table(&[
+            &["title", "year", "pages"],
+            &["Kindred", "1979", "264"],
+            &["The Dispossessed", "1974", "387"],
+        ]),
     },
     Example {
         id: "js-stdin",
@@ -211,6 +222,18 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
                 let stdout =
                     text_until(client, &format!("#{id} .snipbox-stdout"), |t| t == want).await;
                 assert_eq!(stdout, want, "#{id}");
+            }
+            Shows::Table(rows) => {
+                text_until(client, &format!("#{id} .snipbox-table"), |_| true).await;
+                let cells = eval(
+                    client,
+                    &format!(
+                        "return [...document.querySelectorAll('#{id} .snipbox-table tr')]
+                           .map((r) => [...r.children].map((c) => c.textContent))"
+                    ),
+                )
+                .await;
+                assert_eq!(cells, serde_json::json!(rows), "#{id}");
             }
             Shows::Svg(part, rects) => {
                 let frame = client
