@@ -26,7 +26,12 @@ pub enum EngineError {
     #[error("sandbox image {image} is missing: run `make images` (or `snipbox images`)")]
     ImageMissing { image: String },
     #[error("the sandbox container stopped before the run finished")]
-    Lost { after_job: bool },
+    Lost {
+        /// The agent had acknowledged the job: what it ran ended it.
+        after_job: bool,
+        /// The engine says the kernel's OOM killer ended it.
+        oom_killed: bool,
+    },
     #[error("the sandbox agent failed: {0}")]
     Agent(String),
     #[error("the Docker API in front of the engine refused {call}: {fix}")]
