@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use snipbox_tests::Server;
 use snipbox_tests::browser::{Fixture, click, text_until};
 
@@ -124,20 +124,13 @@ const EXAMPLES: &[Example] = &[
     },
 ];
 
-/// Runs `script` in the page and returns its JSON result.
-async fn eval(client: &Client, script: &str) -> serde_json::Value {
-    client.execute(script, vec![]).await.unwrap()
-}
-
 /// Waits for the loader's `snipbox:mounted` (the page records its count on
 /// `<html>`) and returns how many snippets it mounted.
-async fn mounted(client: &Client) -> u64 {
+async fn mounted(page: &Fixture) -> u64 {
     for _ in 0..300 {
-        let count = eval(
-            client,
-            "return document.documentElement.dataset.snipboxMounted || null",
-        )
-        .await;
+        let count = page
+            .eval("return document.documentElement.dataset.snipboxMounted || null")
+            .await;
         if let Some(n) = count.as_str().and_then(|n| n.parse().ok()) {
             return n;
         }
@@ -158,24 +151,20 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
     let page = Fixture::open(&server.url("/demo")).await;
     let client = &page.client;
 
-    assert_eq!(mounted(client).await, EXAMPLES.len() as u64);
+    assert_eq!(mounted(&page).await, EXAMPLES.len() as u64);
     let runs = client.find_all(Locator::Css(".snipbox-run")).await.unwrap();
     assert_eq!(runs.len(), EXAMPLES.len());
-    let ids = eval(
-        client,
-        "return [...document.querySelectorAll('.snipbox')].map((s) => s.parentElement.id)",
-    )
-    .await;
+    let ids = page
+        .eval("return [...document.querySelectorAll('.snipbox')].map((s) => s.parentElement.id)")
+        .await;
     let want: Vec<&str> = EXAMPLES.iter().map(|e| e.id).collect();
     assert_eq!(ids, serde_json::json!(want), "the examples, in page order");
 
     // Each example's HTML beside it, exactly as the page's file has it; the
     // setup's shows the loader.
-    let sources = eval(
-        client,
-        "return [...document.querySelectorAll('.demo-source')].map((p) => p.textContent)",
-    )
-    .await;
+    let sources = page
+        .eval("return [...document.querySelectorAll('.demo-source')].map((p) => p.textContent)")
+        .await;
     let sources: Vec<&str> = sources
         .as_array()
         .unwrap()
@@ -225,14 +214,12 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
             }
             Shows::Table(rows) => {
                 text_until(client, &format!("#{id} .snipbox-table"), |_| true).await;
-                let cells = eval(
-                    client,
-                    &format!(
+                let cells = page
+                    .eval(&format!(
                         "return [...document.querySelectorAll('#{id} .snipbox-table tr')]
                            .map((r) => [...r.children].map((c) => c.textContent))"
-                    ),
-                )
-                .await;
+                    ))
+                    .await;
                 assert_eq!(cells, serde_json::json!(rows), "#{id}");
             }
             Shows::Svg(part, rects) => {
