@@ -23,7 +23,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p snipbox-widget -p snipbox-playground --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-# The widget: static/widget/ gets the loader, the wasm, its JS glue and CSS.
+# The widget and the playground: static/widget/ gets the loader, the wasm,
+# its JS glue and CSS, the playground's wasm and CSS, and its editor.
 widget:
 	scripts/prereqs.sh --widget
 	scripts/widget.sh static/widget
