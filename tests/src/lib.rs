@@ -50,6 +50,13 @@ pub struct Server {
 impl Server {
     /// Starts a server with extra `SNIPBOX_*` settings and waits until it answers.
     pub fn start(env: &[(&str, &str)]) -> Server {
+        let server = Server::spawn(env);
+        server.wait_until_up();
+        server
+    }
+
+    /// Starts a server with extra `SNIPBOX_*` settings, without waiting.
+    pub fn spawn(env: &[(&str, &str)]) -> Server {
         let port = browser::free_port();
         let instance = env
             .iter()
@@ -83,14 +90,12 @@ impl Server {
             });
         }
         let child = cmd.spawn().expect("the server starts");
-        let server = Server {
+        Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             instance,
             log,
-        };
-        server.wait_until_up();
-        server
+        }
     }
 
     fn wait_until_up(&self) {

@@ -203,10 +203,27 @@ impl Container {
         }
     }
 
-    /// Resolves when an idle container does anything at all: an idle agent
-    /// is silent, so any output or the end of the stream means it is unusable.
-    pub async fn until_unusable(&mut self) {
-        let _ = self.output.next().await;
+    /// Holds an idle container until `taken` says (`Some(true)`: taken;
+    /// `Some(false)`: given up) or until it is unusable (`None`): an idle
+    /// agent is silent, so any output or the end of the stream means it is
+    /// gone. Meanwhile its agent hears a keepalive now and then, without
+    /// which it exits (see [`agent::IDLE_LIMIT`]).
+    pub async fn idle(&mut self, mut taken: tokio::sync::oneshot::Receiver<()>) -> Option<bool> {
+        let mut keepalive = tokio::time::interval(agent::KEEPALIVE_EVERY);
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                r = &mut taken => return Some(r.is_ok()),
+                _ = self.output.next() => return None,
+                _ = keepalive.tick() => {
+                    let sent = self.input.write_all(&agent::KEEPALIVE).await;
+                    if sent.and(self.input.flush().await).is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 
     /// Hands the agent its job and collects the answer, sending output to

@@ -90,6 +90,7 @@ pub fn boot(sandbox: &Sandbox) -> Option<Boot> {
         prepare_timeout_ms: sandbox.limits.prepare_timeout_ms,
         prestart,
         workdir: sandbox.workdir.clone(),
+        ..Boot::default()
     })
 }
 
