@@ -15,6 +15,9 @@ test: images
 	$(MAKE) --no-print-directory widget
 	$(CARGO) build -p snipbox
 	$(CARGO) test --workspace
+	# The sandbox suites again, every sandbox under gVisor (what differs
+	# there is named in each test).
+	SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- sandboxes hostile exploits endings files stream
 	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
 	$(MAKE) --no-print-directory check-leftovers
 
