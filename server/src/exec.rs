@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use snipbox_wire::agent::{self, FileHeader};
 use snipbox_wire::api::ExecRequest;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Slot};
 use crate::engine::{Chunk, Container, ContainerSpec, Engine, EngineError, Job, Outcome};
 use crate::files::{self, FileLimits, FilesError};
 use crate::metrics::{Metrics, RunLabels};
@@ -258,15 +257,20 @@ impl Executor {
         })
     }
 
-    /// A run slot, at once or after a wait in the bounded queue.
-    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, ExecError> {
-        self.admission.admit().await.map_err(|_| ExecError::Busy)
+    /// A run slot for `prepared`, at once or after a wait in the bounded
+    /// queue.
+    pub async fn admit(&self, prepared: &Prepared) -> Result<Slot, ExecError> {
+        let memory = prepared.entry.sandbox.limits.memory_mb;
+        self.admission
+            .admit(memory)
+            .await
+            .map_err(|_| ExecError::Busy)
     }
 
     /// Prepares, admits and runs a request.
     pub async fn exec(&self, req: ExecRequest) -> Result<Finished, ExecError> {
         let prepared = self.prepare(req)?;
-        let slot = self.admit().await?;
+        let slot = self.admit(&prepared).await?;
         self.run(prepared, slot, None).await
     }
 
@@ -275,7 +279,7 @@ impl Executor {
     pub async fn run(
         &self,
         prepared: Prepared,
-        _slot: OwnedSemaphorePermit,
+        _slot: Slot,
         chunks: Option<UnboundedSender<Chunk>>,
     ) -> Result<Finished, ExecError> {
         self.metrics.in_flight.inc();
@@ -336,7 +340,9 @@ impl Executor {
         };
         let token = container.token().to_owned();
         let out = match container.run(&prepared.job, chunks).await {
-            Err(EngineError::Lost { after_job: false }) => {
+            Err(EngineError::Lost {
+                after_job: false, ..
+            }) => {
                 tracing::info!(sandbox = %entry.sandbox.name, "a warm container was gone; running on a new one");
                 let container = Container::launch(&self.engine, &entry.spec).await?;
                 let token = container.token().to_owned();
@@ -351,16 +357,27 @@ impl Executor {
     }
 
     /// A container that stopped after taking its job while the engine
-    /// still answers was ended by the program in it (it killed the agent):
-    /// an outcome of the run, not an engine failure.
+    /// still answers was ended by the program in it: it killed the agent,
+    /// or (under gVisor, where the sandbox's kernel is one host process)
+    /// went over its memory limit. An outcome of the run, not an engine
+    /// failure.
     async fn lost_means_ended(
         &self,
         result: Result<Outcome, EngineError>,
     ) -> Result<Outcome, EngineError> {
         match result {
-            Err(EngineError::Lost { after_job: true }) if self.engine.ping().await.is_ok() => {
-                Ok(Outcome::default())
-            }
+            Err(EngineError::Lost {
+                after_job: true,
+                oom_killed,
+            }) if self.engine.ping().await.is_ok() => Ok(Outcome {
+                exit: oom_killed.then(|| agent::Exit {
+                    exit_code: 128 + 9,
+                    signal: Some(9),
+                    oom_kills: 1,
+                    ..agent::Exit::default()
+                }),
+                ..Outcome::default()
+            }),
             other => other,
         }
     }

@@ -41,6 +41,9 @@ use crate::sandbox::Catalog;
 /// The server, built and ready to serve: its routes and what they share.
 pub struct App {
     pub router: Router,
+    /// `/metrics` alone, when it has a listener of its own.
+    pub metrics_router: Option<(std::net::SocketAddr, Router)>,
+    engine: Arc<Engine>,
     exec: Arc<Executor>,
     access: Arc<Access>,
 }
@@ -56,7 +59,12 @@ impl App {
         let exec = Arc::new(Executor::new(
             catalog,
             engine.clone(),
-            Admission::new(config.max_runs(), config.max_queue, metrics.clone()),
+            Admission::new(
+                config.max_runs(),
+                config.max_run_memory_mb(),
+                config.max_queue,
+                metrics.clone(),
+            ),
             Budget::new(
                 config.warm_max,
                 config.warm_memory_mb << 20,
@@ -71,18 +79,23 @@ impl App {
         let state = AppState {
             exec: exec.clone(),
             access: access.clone(),
-            health: Arc::new(Health::new(engine, images)),
+            health: Arc::new(Health::new(engine.clone(), images)),
             metrics,
             body: BodyLimits {
                 max: config.max_body,
                 timeout: Duration::from_millis(config.body_timeout_ms),
                 memory: Arc::new(tokio::sync::Semaphore::new(config.body_memory_mb << 10)),
             },
+            metrics_token: config.metrics_token.as_deref().map(Arc::from),
         };
         Ok(App {
+            metrics_router: config
+                .metrics_listen
+                .map(|addr| (addr, api::metrics_app(state.clone()))),
             router: api::app(state, config),
             exec,
             access,
+            engine,
         })
     }
 
@@ -103,9 +116,37 @@ async fn prepare_engine(engine: &Engine, config: &Config) -> anyhow::Result<()> 
             tracing::warn!(error = %e, "the Docker engine does not answer yet; runs fail with 503 until it does")
         }
     }
-    let images: Vec<String> = catalog(config)?.iter().map(|s| s.image()).collect();
+    let catalog = catalog(config)?;
+    let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
     log_findings(&check::run(engine, &images).await);
+    log_runtimes(&catalog, config.listen);
     Ok(())
+}
+
+/// Says which runtime each sandbox uses, and warns when a server that
+/// others can reach runs code under the engine's default (runc) only.
+fn log_runtimes(catalog: &Catalog, listen: std::net::SocketAddr) {
+    let mut by_runtime = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+    for s in catalog.iter() {
+        let runtime = s
+            .limits
+            .runtime
+            .as_deref()
+            .unwrap_or("the engine's default");
+        by_runtime.entry(runtime).or_default().push(&s.name);
+    }
+    for (runtime, names) in &by_runtime {
+        tracing::info!(runtime, sandboxes = %names.join(", "), "runtime");
+    }
+    let on_default = by_runtime.get("the engine's default").map_or(0, Vec::len);
+    if on_default > 0 && !listen.ip().is_loopback() {
+        tracing::warn!(
+            "this server listens on {listen} and runs {on_default} sandboxes under the engine's \
+             default runtime (runc): code from the web then has one kernel boundary between it \
+             and this host; run them under gVisor with SNIPBOX_RUNTIME=runsc (scripts/gvisor.sh \
+             installs it) or `runtime = \"runsc\"` in a sandbox's [limits]"
+        );
+    }
 }
 
 /// The sandboxes, with the operator's overrides of their files.
@@ -115,6 +156,9 @@ fn catalog(config: &Config) -> anyhow::Result<Catalog> {
         catalog.set_pool(size);
     }
     catalog.set_repository(&config.image_repository);
+    if let Some(runtime) = &config.runtime {
+        catalog.set_runtime(runtime);
+    }
     Ok(catalog)
 }
 
@@ -161,14 +205,31 @@ pub async fn run(
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let access = app.access.clone();
+    let (access, engine) = (app.access.clone(), app.engine.clone());
     let pruning = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
+        let mut every = tokio::time::interval(Duration::from_secs(10));
+        every.tick().await;
         loop {
             every.tick().await;
             access.prune();
+            // What a server of this deployment that died abruptly left:
+            // containers that no longer run, or never started.
+            if let Ok(n @ 1..) = engine.sweep_leftovers().await {
+                tracing::info!(removed = n, "removed containers a server left behind");
+            }
         }
     });
+    let metrics = match &app.metrics_router {
+        Some((addr, router)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+            tracing::info!(address = %addr, "serving /metrics");
+            let served = listen::serve(listener, router.clone(), limits, std::future::pending());
+            Some(tokio::spawn(served))
+        }
+        None => None,
+    };
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let serving = listen::serve(listener, app.router.clone(), limits, async {
         let _ = stopping.await;
@@ -187,6 +248,9 @@ pub async fn run(
         tracing::warn!("runs still in flight after the grace period: cancelling them");
     }
     pruning.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     app.shutdown().await;
     tracing::info!("stopped");
     Ok(())

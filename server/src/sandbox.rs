@@ -68,6 +68,10 @@ pub struct Limits {
     /// Warm containers kept ready even when it is not used.
     #[serde(deserialize_with = "within::<_, 0, 64, _>")]
     pub pool_min: usize,
+    /// The kernel's OOM score adjustment of the sandbox's processes: 1000
+    /// makes them the host's first choice when memory runs out.
+    #[serde(deserialize_with = "within::<_, 0, 1000, _>")]
+    pub oom_score_adj: i64,
     /// Files a run returns (for commands with `outputs`): most listed.
     #[serde(deserialize_with = "within::<_, 0, 1000, _>")]
     pub output_files: u64,
@@ -344,6 +348,13 @@ impl Catalog {
         }
     }
 
+    /// Runs every sandbox under `runtime` (empty: the engine's default).
+    pub fn set_runtime(&mut self, runtime: &str) {
+        for s in self.sandboxes.values_mut() {
+            s.limits.runtime = (!runtime.is_empty()).then(|| runtime.to_string());
+        }
+    }
+
     /// Takes every sandbox's image from `repository` instead.
     pub fn set_repository(&mut self, repository: &str) {
         for s in self.sandboxes.values_mut() {
@@ -445,7 +456,7 @@ mod tests {
         dir
     }
 
-    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\noutput_files = 10\noutput_file_bytes = 1048576\noutput_total_bytes = 2097152\nprepare_timeout_ms = 20000\nruntime = \"\"\n";
+    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\noom_score_adj = 1000\noutput_files = 10\noutput_file_bytes = 1048576\noutput_total_bytes = 2097152\nprepare_timeout_ms = 20000\nruntime = \"\"\n";
     const PY: &str = "title = \"P\"\nlanguage = \"python\"\n[commands.run]\nentry = \"main.py\"\nsteps = [[\"python3\", \"main.py\"]]\n";
 
     #[test]

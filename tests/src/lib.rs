@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 
 pub mod browser;
+pub mod measure;
 
 /// The repository's root folder.
 pub fn root() -> PathBuf {
@@ -49,6 +50,13 @@ pub struct Server {
 impl Server {
     /// Starts a server with extra `SNIPBOX_*` settings and waits until it answers.
     pub fn start(env: &[(&str, &str)]) -> Server {
+        let server = Server::spawn(env);
+        server.wait_until_up();
+        server
+    }
+
+    /// Starts a server with extra `SNIPBOX_*` settings, without waiting.
+    pub fn spawn(env: &[(&str, &str)]) -> Server {
         let port = browser::free_port();
         let instance = env
             .iter()
@@ -82,14 +90,12 @@ impl Server {
             });
         }
         let child = cmd.spawn().expect("the server starts");
-        let server = Server {
+        Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             instance,
             log,
-        };
-        server.wait_until_up();
-        server
+        }
     }
 
     fn wait_until_up(&self) {
@@ -356,16 +362,13 @@ impl Server {
     }
 }
 
-/// CLOCK_MONOTONIC in seconds: the same clock a program in a container
-/// reads (`time.monotonic()`), so latencies can be measured across the two.
-pub fn monotonic() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+/// The wall clock in seconds, which a program in a container reads too
+/// (`time.time()`), so latencies can be measured across the two.
+pub fn wall_clock() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
 }
 
 impl Server {
@@ -394,7 +397,7 @@ impl Server {
 
 /// A limit of a sandbox as its files set it: its `[limits]` table, else
 /// `sandboxes/defaults.toml`.
-pub fn limit(sandbox: &str, key: &str) -> i64 {
+fn limit_value(sandbox: &str, key: &str) -> toml::Value {
     let read = |path: PathBuf| -> toml::Table {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -405,6 +408,76 @@ pub fn limit(sandbox: &str, key: &str) -> i64 {
     own.get("limits")
         .and_then(|l| l.get(key))
         .or_else(|| defaults.get(key))
-        .and_then(toml::Value::as_integer)
+        .cloned()
         .unwrap_or_else(|| panic!("no limit {key} for {sandbox}"))
+}
+
+/// An integer limit of a sandbox (see [`limit_value`]).
+pub fn limit(sandbox: &str, key: &str) -> i64 {
+    limit_value(sandbox, key)
+        .as_integer()
+        .unwrap_or_else(|| panic!("{key} is not an integer"))
+}
+
+/// A limit of a sandbox that may have a fraction (`cpus`).
+pub fn limit_f64(sandbox: &str, key: &str) -> f64 {
+    let v = limit_value(sandbox, key);
+    v.as_float()
+        .or_else(|| v.as_integer().map(|i| i as f64))
+        .unwrap_or_else(|| panic!("{key} is not a number"))
+}
+
+/// Whether the servers under test run sandboxes under gVisor
+/// (`SNIPBOX_RUNTIME=runsc`): some behaviours differ there, and the tests
+/// that meet them say how.
+pub fn gvisor() -> bool {
+    std::env::var("SNIPBOX_RUNTIME").is_ok_and(|r| r == "runsc")
+}
+
+/// The host process of a container (its init, or gVisor's sandbox).
+pub fn host_pid(container: &str) -> u32 {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Pid}}", container])
+        .output()
+        .expect("the docker CLI runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no host process for {container}"))
+}
+
+/// CPU time a container has used, in ns, as the host's cgroup counts it
+/// (whatever the runtime shows inside).
+pub fn host_cpu_ns(container: &str) -> u64 {
+    let pid = host_pid(container);
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("its cgroups");
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        if controllers.split(',').any(|c| c == "cpuacct") {
+            let file = format!("/sys/fs/cgroup/{controllers}{path}/cpuacct.usage");
+            let alt = format!("/sys/fs/cgroup/cpuacct{path}/cpuacct.usage");
+            let text = std::fs::read_to_string(&file).or_else(|_| std::fs::read_to_string(&alt));
+            return text
+                .expect("cpuacct.usage")
+                .trim()
+                .parse()
+                .expect("a number");
+        }
+        if controllers.is_empty() {
+            let stat = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cpu.stat"))
+                .expect("cpu.stat");
+            let usec: u64 = stat
+                .lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("usage_usec");
+            return usec * 1000;
+        }
+    }
+    panic!("no CPU accounting for {container}: {cgroups}");
 }

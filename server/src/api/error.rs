@@ -36,6 +36,10 @@ pub enum ApiError {
     Exec(#[from] ExecError),
     #[error("no such path: the API is under /v1 (see GET /v1/sandboxes)")]
     NotFound,
+    #[error(
+        "/metrics answers this host, or a bearer token set with --metrics-token / SNIPBOX_METRICS_TOKEN"
+    )]
+    MetricsRefused,
     #[error("method not allowed on this path")]
     MethodNotAllowed,
 }
@@ -72,6 +76,7 @@ impl ApiError {
             ApiError::Refused(Refusal::BadKey) => row(S::UNAUTHORIZED, "bad_api_key"),
             ApiError::Exec(e) => exec_row(e),
             ApiError::NotFound => row(S::NOT_FOUND, "not_found"),
+            ApiError::MetricsRefused => row(S::FORBIDDEN, "metrics_not_allowed"),
             ApiError::MethodNotAllowed => row(S::METHOD_NOT_ALLOWED, "method_not_allowed"),
         }
     }

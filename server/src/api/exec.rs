@@ -21,7 +21,7 @@ pub async fn exec(
     ApiJson(req): ApiJson<ExecRequest>,
 ) -> Result<Response, ApiError> {
     let prepared = state.exec.prepare(req)?;
-    let slot = state.exec.admit().await?;
+    let slot = state.exec.admit(&prepared).await?;
     if wants_stream(&headers) {
         return Ok(stream::respond(state, prepared, slot));
     }
