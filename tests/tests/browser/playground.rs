@@ -92,7 +92,11 @@ async fn edits_survive_switching_sandboxes_and_reloading() {
     pick(client, "python").await;
     type_into(client, EDITOR, "print('mine')").await;
     pick(client, "bash").await;
-    let bash = server.sandboxes().await.into_iter().find(|s| s.name == "bash");
+    let bash = server
+        .sandboxes()
+        .await
+        .into_iter()
+        .find(|s| s.name == "bash");
     assert_eq!(editor_text(client).await, bash.unwrap().example);
     pick(client, "python").await;
     assert_eq!(editor_text(client).await, "print('mine')");
