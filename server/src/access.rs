@@ -25,6 +25,9 @@ pub enum Refusal {
 
 pub struct Access {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Clients in one IPv6 network of this prefix share a bucket: one host
+    /// usually has a whole /64 to pick addresses from.
+    ipv6_prefix: u8,
     trusted_proxies: Vec<IpNet>,
     /// `None`: any origin.
     origins: Option<Vec<String>>,
@@ -58,8 +61,12 @@ impl Access {
             .filter(|k| !k.is_empty())
             .cloned()
             .collect();
+        if config.rate_limit_ipv6_prefix > 128 {
+            anyhow::bail!("--rate-limit-ipv6-prefix must be at most 128");
+        }
         Ok(Access {
             limiter,
+            ipv6_prefix: config.rate_limit_ipv6_prefix,
             trusted_proxies,
             origins,
             api_keys,
@@ -67,24 +74,37 @@ impl Access {
     }
 
     /// The client's address: the peer, or, when the peer is a trusted proxy,
-    /// the nearest untrusted address in `X-Forwarded-For`.
+    /// the nearest untrusted address in `X-Forwarded-For`. An entry that is
+    /// not an address (or `address:port`) ends the walk at the proxy that
+    /// wrote it: nothing before it can be believed.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
-        let mut client = peer;
-        let hops = headers
+        let hops: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap_or("?"))
             .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-            .collect::<Vec<_>>();
+            .collect();
+        let mut client = peer;
         for hop in hops.into_iter().rev() {
             if !trusted(&client) {
                 break;
             }
-            client = hop;
+            match parse_hop(hop) {
+                Some(ip) => client = ip,
+                None => break,
+            }
         }
         client
+    }
+
+    /// The rate limit's key for a client: its address, or its IPv6 network.
+    fn bucket(&self, client: IpAddr) -> IpAddr {
+        match client {
+            IpAddr::V6(v6) => IpNet::new(IpAddr::V6(v6), self.ipv6_prefix)
+                .map_or(client, |net| net.trunc().addr()),
+            v4 => v4,
+        }
     }
 
     /// Lets the request run, or says why not. A valid API key lifts the
@@ -117,7 +137,7 @@ impl Access {
         }
         if let Some(limiter) = &self.limiter {
             let client = self.client_ip(peer, headers);
-            if let Err(not_until) = limiter.check_key(&client) {
+            if let Err(not_until) = limiter.check_key(&self.bucket(client)) {
                 let wait = not_until.wait_time_from(limiter.clock().now());
                 return Err(Refusal::RateLimited {
                     client,
@@ -136,6 +156,14 @@ impl Access {
             limiter.shrink_to_fit();
         }
     }
+}
+
+/// An `X-Forwarded-For` entry: an address, or an address with a port.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
 }
 
 #[cfg(test)]
@@ -190,6 +218,46 @@ mod tests {
             both.client_ip(PEER, &xff),
             "203.0.113.7".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn an_unreadable_forwarded_entry_stops_at_the_proxy_that_wrote_it() {
+        let a = access(&["--trusted-proxies", "127.0.0.1"]);
+        // A forged first entry, then what the proxy appended, unreadable.
+        let xff = headers(&[("x-forwarded-for", "203.0.113.7, garbage")]);
+        assert_eq!(a.client_ip(PEER, &xff), PEER);
+        let with_port = headers(&[("x-forwarded-for", "203.0.113.7, 198.51.100.9:4711")]);
+        assert_eq!(
+            a.client_ip(PEER, &with_port),
+            "198.51.100.9".parse::<IpAddr>().unwrap()
+        );
+        let v6 = headers(&[("x-forwarded-for", "[2001:db8::1]:80")]);
+        assert_eq!(
+            a.client_ip(PEER, &v6),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn one_ipv6_network_shares_a_bucket() {
+        let a = access(&["--rate-limit", "60", "--rate-burst", "1"]);
+        let none = HeaderMap::new();
+        let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(a.check(first, &none).is_ok());
+        assert!(a.check(same_64, &none).is_err(), "same /64, same bucket");
+        assert!(a.check(other_64, &none).is_ok());
+        let per_address = access(&[
+            "--rate-limit",
+            "60",
+            "--rate-burst",
+            "1",
+            "--rate-limit-ipv6-prefix",
+            "128",
+        ]);
+        assert!(per_address.check(first, &none).is_ok());
+        assert!(per_address.check(same_64, &none).is_ok());
     }
 
     #[test]

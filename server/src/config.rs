@@ -48,6 +48,14 @@ pub struct Config {
         global = true
     )]
     pub sandboxes: PathBuf,
+    /// Repository of the sandbox images: `REPOSITORY/NAME:latest`.
+    #[arg(
+        long,
+        env = "SNIPBOX_IMAGE_REPOSITORY",
+        default_value = "snipbox",
+        global = true
+    )]
+    pub image_repository: String,
     /// Folder of static files (pages, built widget).
     #[arg(
         long = "static",
@@ -68,12 +76,47 @@ pub struct Config {
     /// Runs at once (default: 2 × CPU cores).
     #[arg(long, env = "SNIPBOX_MAX_RUNS", global = true)]
     pub max_runs: Option<usize>,
+    /// Memory limits of all runs in flight together, in MiB (default: half
+    /// of this host's memory): a run waits in the queue until its
+    /// sandbox's `memory_mb` fits.
+    #[arg(long, env = "SNIPBOX_MAX_RUN_MEMORY_MB", global = true)]
+    pub max_run_memory_mb: Option<u32>,
+    /// OCI runtime for every sandbox (e.g. `runsc`), overriding their
+    /// `runtime` limit.
+    #[arg(long, env = "SNIPBOX_RUNTIME", global = true)]
+    pub runtime: Option<String>,
     /// Requests waiting for a run slot before 429 is answered.
     #[arg(long, env = "SNIPBOX_MAX_QUEUE", default_value_t = 32, global = true)]
     pub max_queue: usize,
     /// Largest request body in bytes.
     #[arg(long, env = "SNIPBOX_MAX_BODY", default_value_t = 512 * 1024, global = true)]
     pub max_body: usize,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "SNIPBOX_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// How long a request's headers may take to arrive, and a kept-alive
+    /// connection may wait for its next request, in ms.
+    #[arg(
+        long,
+        env = "SNIPBOX_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub header_timeout_ms: u64,
+    /// Request bodies being read, all together, at most (MiB); past it a
+    /// request gets 503 and Retry-After.
+    #[arg(
+        long,
+        env = "SNIPBOX_BODY_MEMORY_MB",
+        default_value_t = 64,
+        global = true
+    )]
+    pub body_memory_mb: usize,
     /// How long a request body may take to arrive, in ms.
     #[arg(
         long,
@@ -88,9 +131,30 @@ pub struct Config {
     /// Largest file in bytes, after decoding a data URL.
     #[arg(long, env = "SNIPBOX_MAX_FILE_BYTES", default_value_t = 512 * 1024, global = true)]
     pub max_file_bytes: usize,
-    /// Warm containers per sandbox, overriding every sandbox's `pool`.
+    /// A fixed number of warm containers for every sandbox, overriding
+    /// their `pool` and `pool_min` (0 turns the pools off).
     #[arg(long, env = "SNIPBOX_POOL", global = true)]
     pub pool: Option<usize>,
+    /// Warm containers of all sandboxes together, at most.
+    #[arg(long, env = "SNIPBOX_WARM_MAX", default_value_t = 64, global = true)]
+    pub warm_max: usize,
+    /// Memory that idle warm containers of all sandboxes may hold, in MiB.
+    #[arg(
+        long,
+        env = "SNIPBOX_WARM_MEMORY_MB",
+        default_value_t = 2048,
+        global = true
+    )]
+    pub warm_memory_mb: u64,
+    /// A sandbox whose pool is not used for this long (ms) gives back one
+    /// warm container, down to its `pool_min`.
+    #[arg(
+        long,
+        env = "SNIPBOX_POOL_QUIET_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub pool_quiet_ms: u64,
     /// Page origins allowed to run code, comma-separated; `*` allows any.
     /// Used for CORS, and a request whose Origin is not listed gets 403.
     #[arg(
@@ -104,6 +168,15 @@ pub struct Config {
     /// Runs per minute per client IP (a token bucket); 0 turns the limit off.
     #[arg(long, env = "SNIPBOX_RATE_LIMIT", default_value_t = 60, global = true)]
     pub rate_limit: u32,
+    /// IPv6 clients are limited per network of this prefix length (a
+    /// host usually has a whole /64); 128 limits each address.
+    #[arg(
+        long,
+        env = "SNIPBOX_RATE_LIMIT_IPV6_PREFIX",
+        default_value_t = 64,
+        global = true
+    )]
+    pub rate_limit_ipv6_prefix: u8,
     /// Runs a client may make at once before the per-minute rate applies.
     #[arg(long, env = "SNIPBOX_RATE_BURST", default_value_t = 10, global = true)]
     pub rate_burst: u32,
@@ -126,6 +199,18 @@ pub struct Config {
         hide_env_values = true
     )]
     pub api_keys: Vec<String>,
+    /// Serve `/metrics` on this address of its own (and not on `--listen`).
+    #[arg(long, env = "SNIPBOX_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// On `--listen`, `/metrics` answers loopback peers, and anyone with
+    /// `Authorization: Bearer TOKEN` when this is set.
+    #[arg(
+        long,
+        env = "SNIPBOX_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
     /// On SIGTERM, how long runs in flight may take to finish, in ms.
     #[arg(
         long,
@@ -150,6 +235,18 @@ impl Config {
                 .filter(|o| !o.is_empty())
                 .collect(),
         )
+    }
+
+    pub fn max_run_memory_mb(&self) -> u32 {
+        self.max_run_memory_mb.unwrap_or_else(|| {
+            let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+            let total_kib = meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(8 << 20);
+            (total_kib / 1024 / 2) as u32
+        })
     }
 
     pub fn max_runs(&self) -> usize {

@@ -8,14 +8,13 @@ use std::time::Instant;
 
 use snipbox_wire::agent::{self, FileHeader};
 use snipbox_wire::api::ExecRequest;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Slot};
 use crate::engine::{Chunk, Container, ContainerSpec, Engine, EngineError, Job, Outcome};
 use crate::files::{self, FileLimits, FilesError};
 use crate::metrics::{Metrics, RunLabels};
-use crate::pool::Pool;
+use crate::pool::{Budget, Pool, Size};
 use crate::sandbox::{Catalog, DEFAULT_VERSION, Sandbox};
 
 #[derive(Debug, thiserror::Error)]
@@ -84,26 +83,38 @@ impl RunIds {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
-    /// The program exited with this code.
+    /// The program exited with this code, for none of the reasons below.
     Exit(i32),
     Timeout,
     /// The output cap was reached.
     Output,
+    /// The program failed after the kernel's OOM killer ended one of its
+    /// processes: it went over the memory limit.
+    Memory,
+    /// The program failed after forks were refused at the pids limit.
+    Pids,
+    /// A signal nobody in snipbox sent ended the program.
+    Signal(i32),
     /// The program ended its own sandbox (it killed the agent).
     SandboxEnded,
 }
 
 impl Ending {
-    fn of(out: &Outcome) -> Self {
+    /// What the container's accounting says, in order: the server's own
+    /// limits first, then what the kernel did, then the program's exit.
+    pub fn of(out: &Outcome) -> Self {
         if out.timed_out {
-            Ending::Timeout
-        } else if out.truncated {
-            Ending::Output
-        } else {
-            match &out.exit {
-                Some(exit) => Ending::Exit(exit.exit_code),
-                None => Ending::SandboxEnded,
-            }
+            return Ending::Timeout;
+        }
+        if out.truncated {
+            return Ending::Output;
+        }
+        match &out.exit {
+            None => Ending::SandboxEnded,
+            Some(e) if e.exit_code == 0 => Ending::Exit(0),
+            Some(e) if e.oom_kills > 0 => Ending::Memory,
+            Some(e) if e.pids_max > 0 => Ending::Pids,
+            Some(e) => e.signal.map_or(Ending::Exit(e.exit_code), Ending::Signal),
         }
     }
 
@@ -114,6 +125,9 @@ impl Ending {
             Ending::Exit(_) => "exit",
             Ending::Timeout => "timeout",
             Ending::Output => "truncated",
+            Ending::Memory => "memory",
+            Ending::Pids => "pids",
+            Ending::Signal(_) => "signal",
             Ending::SandboxEnded => "sandbox_ended",
         }
     }
@@ -144,15 +158,21 @@ impl Executor {
         catalog: Catalog,
         engine: Arc<Engine>,
         admission: Admission,
+        budget: Arc<Budget>,
         metrics: Arc<Metrics>,
         file_limits: FileLimits,
     ) -> Self {
         let sandboxes = catalog.map(|sandbox| {
             let spec = ContainerSpec::new(&sandbox);
+            let size = Size {
+                min: sandbox.limits.pool_min,
+                max: sandbox.limits.pool,
+            };
             let pool = Pool::start(
                 engine.clone(),
                 spec.clone(),
-                sandbox.limits.pool,
+                size,
+                budget.clone(),
                 metrics.clone(),
             );
             Arc::new(Entry {
@@ -221,6 +241,12 @@ impl Executor {
             steps: command.steps.clone(),
             timeout_ms: sandbox.limits.timeout_ms,
             output_limit: sandbox.limits.output_bytes,
+            outputs: command.outputs.clone(),
+            output_caps: agent::OutputCaps {
+                max_files: sandbox.limits.output_files,
+                max_file_bytes: sandbox.limits.output_file_bytes,
+                max_total_bytes: sandbox.limits.output_total_bytes,
+            },
         };
         let contents: Vec<&[u8]> = files.iter().map(|(_, b)| b.as_slice()).collect();
         let job = Job::new(header, &contents, stdin.as_bytes());
@@ -231,15 +257,20 @@ impl Executor {
         })
     }
 
-    /// A run slot, at once or after a wait in the bounded queue.
-    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, ExecError> {
-        self.admission.admit().await.map_err(|_| ExecError::Busy)
+    /// A run slot for `prepared`, at once or after a wait in the bounded
+    /// queue.
+    pub async fn admit(&self, prepared: &Prepared) -> Result<Slot, ExecError> {
+        let memory = prepared.entry.sandbox.limits.memory_mb;
+        self.admission
+            .admit(memory)
+            .await
+            .map_err(|_| ExecError::Busy)
     }
 
     /// Prepares, admits and runs a request.
     pub async fn exec(&self, req: ExecRequest) -> Result<Finished, ExecError> {
         let prepared = self.prepare(req)?;
-        let slot = self.admit().await?;
+        let slot = self.admit(&prepared).await?;
         self.run(prepared, slot, None).await
     }
 
@@ -248,7 +279,7 @@ impl Executor {
     pub async fn run(
         &self,
         prepared: Prepared,
-        _slot: OwnedSemaphorePermit,
+        _slot: Slot,
         chunks: Option<UnboundedSender<Chunk>>,
     ) -> Result<Finished, ExecError> {
         self.metrics.in_flight.inc();

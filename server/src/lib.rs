@@ -15,6 +15,7 @@ pub mod config;
 pub mod engine;
 pub mod exec;
 pub mod files;
+pub mod listen;
 pub mod metrics;
 pub mod pool;
 pub mod sandbox;
@@ -34,11 +35,14 @@ use crate::engine::Engine;
 use crate::exec::Executor;
 use crate::files::FileLimits;
 use crate::metrics::Metrics;
+use crate::pool::Budget;
 use crate::sandbox::Catalog;
 
 /// The server, built and ready to serve: its routes and what they share.
 pub struct App {
     pub router: Router,
+    /// `/metrics` alone, when it has a listener of its own.
+    pub metrics_router: Option<(std::net::SocketAddr, Router)>,
     exec: Arc<Executor>,
     access: Arc<Access>,
 }
@@ -47,17 +51,24 @@ impl App {
     /// Wires the server for `config` on `engine`: loads the sandboxes and
     /// starts their warm pools. Nothing else talks to the engine here.
     pub fn new(config: &Config, engine: Arc<Engine>) -> anyhow::Result<App> {
-        let mut catalog = Catalog::load(&config.sandboxes)?;
-        if let Some(size) = config.pool {
-            catalog.set_pool(size);
-        }
+        let catalog = catalog(config)?;
         let access = Arc::new(Access::from_config(config)?);
         let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
         let metrics = Arc::new(Metrics::new());
         let exec = Arc::new(Executor::new(
             catalog,
             engine.clone(),
-            Admission::new(config.max_runs(), config.max_queue, metrics.clone()),
+            Admission::new(
+                config.max_runs(),
+                config.max_run_memory_mb(),
+                config.max_queue,
+                metrics.clone(),
+            ),
+            Budget::new(
+                config.warm_max,
+                config.warm_memory_mb << 20,
+                Duration::from_millis(config.pool_quiet_ms),
+            ),
             metrics.clone(),
             FileLimits {
                 max_files: config.max_files,
@@ -72,9 +83,14 @@ impl App {
             body: BodyLimits {
                 max: config.max_body,
                 timeout: Duration::from_millis(config.body_timeout_ms),
+                memory: Arc::new(tokio::sync::Semaphore::new(config.body_memory_mb << 10)),
             },
+            metrics_token: config.metrics_token.as_deref().map(Arc::from),
         };
         Ok(App {
+            metrics_router: config
+                .metrics_listen
+                .map(|addr| (addr, api::metrics_app(state.clone()))),
             router: api::app(state, config),
             exec,
             access,
@@ -98,10 +114,50 @@ async fn prepare_engine(engine: &Engine, config: &Config) -> anyhow::Result<()> 
             tracing::warn!(error = %e, "the Docker engine does not answer yet; runs fail with 503 until it does")
         }
     }
-    let catalog = Catalog::load(&config.sandboxes)?;
+    let catalog = catalog(config)?;
     let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
     log_findings(&check::run(engine, &images).await);
+    log_runtimes(&catalog, config.listen);
     Ok(())
+}
+
+/// Says which runtime each sandbox uses, and warns when a server that
+/// others can reach runs code under the engine's default (runc) only.
+fn log_runtimes(catalog: &Catalog, listen: std::net::SocketAddr) {
+    let mut by_runtime = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+    for s in catalog.iter() {
+        let runtime = s
+            .limits
+            .runtime
+            .as_deref()
+            .unwrap_or("the engine's default");
+        by_runtime.entry(runtime).or_default().push(&s.name);
+    }
+    for (runtime, names) in &by_runtime {
+        tracing::info!(runtime, sandboxes = %names.join(", "), "runtime");
+    }
+    let on_default = by_runtime.get("the engine's default").map_or(0, Vec::len);
+    if on_default > 0 && !listen.ip().is_loopback() {
+        tracing::warn!(
+            "this server listens on {listen} and runs {on_default} sandboxes under the engine's \
+             default runtime (runc): code from the web then has one kernel boundary between it \
+             and this host; run them under gVisor with SNIPBOX_RUNTIME=runsc (scripts/gvisor.sh \
+             installs it) or `runtime = \"runsc\"` in a sandbox's [limits]"
+        );
+    }
+}
+
+/// The sandboxes, with the operator's overrides of their files.
+fn catalog(config: &Config) -> anyhow::Result<Catalog> {
+    let mut catalog = Catalog::load(&config.sandboxes)?;
+    if let Some(size) = config.pool {
+        catalog.set_pool(size);
+    }
+    catalog.set_repository(&config.image_repository);
+    if let Some(runtime) = &config.runtime {
+        catalog.set_runtime(runtime);
+    }
+    Ok(catalog)
 }
 
 fn log_findings(findings: &[check::Finding]) {
@@ -129,21 +185,21 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    run(
-        app,
-        listener,
-        Duration::from_millis(config.shutdown_grace_ms),
-        shutdown,
-    )
-    .await
+    let limits = listen::ConnLimits {
+        max_connections: config.max_connections,
+        header_timeout: Duration::from_millis(config.header_timeout_ms),
+    };
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
+    run(app, listener, limits, grace, shutdown).await
 }
 
 /// Serves `app` on `listener`. When `shutdown` resolves: stops accepting,
-/// lets runs in flight finish within `grace`, removes this server's
+/// lets requests in flight finish within `grace`, removes this server's
 /// containers.
 pub async fn run(
     app: App,
     listener: tokio::net::TcpListener,
+    limits: listen::ConnLimits,
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -155,45 +211,46 @@ pub async fn run(
             access.prune();
         }
     });
-    let stop = tokio_util::sync::CancellationToken::new();
-    let graceful = stop.clone().cancelled_owned();
-    let router = app.router.clone();
-    let mut server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(graceful)
-        .await
-    });
-    let ended = tokio::select! {
-        () = shutdown => None,
-        result = &mut server => Some(result),
-    };
-    if ended.is_none() {
-        tracing::info!(
-            grace_ms = grace.as_millis() as u64,
-            "shutting down: letting runs in flight finish"
-        );
-        stop.cancel();
-        if tokio::time::timeout(grace, &mut server).await.is_err() {
-            tracing::warn!("runs still in flight after the grace period: cancelling them");
-            server.abort();
-            let _ = server.await;
+    let metrics = match &app.metrics_router {
+        Some((addr, router)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+            tracing::info!(address = %addr, "serving /metrics");
+            let served = listen::serve(listener, router.clone(), limits, std::future::pending());
+            Some(tokio::spawn(served))
         }
+        None => None,
+    };
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let serving = listen::serve(listener, app.router.clone(), limits, async {
+        let _ = stopping.await;
+    });
+    tokio::pin!(serving);
+    tokio::select! {
+        () = shutdown => {}
+        () = &mut serving => anyhow::bail!("the listener stopped"),
+    }
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "shutting down: letting runs in flight finish"
+    );
+    let _ = stopping_tx.send(());
+    if tokio::time::timeout(grace, &mut serving).await.is_err() {
+        tracing::warn!("runs still in flight after the grace period: cancelling them");
     }
     pruning.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     app.shutdown().await;
     tracing::info!("stopped");
-    match ended {
-        Some(result) => Ok(result??),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// Prints every finding of the self-check; `Ok(true)` when none is an error.
 pub async fn check(config: &Config) -> anyhow::Result<bool> {
-    let catalog = Catalog::load(&config.sandboxes)?;
+    let catalog = catalog(config)?;
     println!(
         "ok: {} sandboxes in {}",
         catalog.iter().count(),

@@ -1,11 +1,17 @@
-//! Warm containers: for one sandbox, a few containers started ahead of
-//! demand, each waiting for exactly one run. Creation and removal happen in
-//! a background task, never on a request's path; a request that finds the
+//! Warm containers: for each sandbox, containers started ahead of demand,
+//! each waiting for exactly one run. Creation and removal happen in a
+//! background task, never on a request's path; a request that finds the
 //! pool empty starts its own container instead of failing.
+//!
+//! Pools follow demand under one [`Budget`] for all sandboxes: a pool
+//! keeps its minimum, grows by one each time a run finds it empty (so a
+//! burst grows it quickly, up to its maximum and the budget), and gives
+//! back one container per quiet period until it is at its minimum again.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -13,6 +19,76 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Container, ContainerSpec, Engine};
 use crate::metrics::Metrics;
+
+/// What a warm container is assumed to hold until one has been measured.
+const IDLE_BYTES_GUESS: u64 = 8 << 20;
+
+/// The warm containers of every sandbox together: at most `containers` of
+/// them, holding at most `bytes` of memory while idle; a pool not used for
+/// `quiet` gives one back.
+pub struct Budget {
+    containers: usize,
+    bytes: u64,
+    quiet: Duration,
+    used: Mutex<(usize, u64)>,
+    /// Wakes pools waiting for room when a reservation ends.
+    freed: Notify,
+}
+
+impl Budget {
+    pub fn new(containers: usize, bytes: u64, quiet: Duration) -> Arc<Self> {
+        Arc::new(Budget {
+            containers,
+            bytes,
+            quiet,
+            used: Mutex::new((0, 0)),
+            freed: Notify::new(),
+        })
+    }
+
+    /// Room for one more warm container of `bytes`, if there is any.
+    fn reserve(self: &Arc<Self>, bytes: u64) -> Option<Reservation> {
+        let mut used = self.used.lock().expect("not poisoned");
+        if used.0 >= self.containers || used.1 + bytes > self.bytes {
+            return None;
+        }
+        *used = (used.0 + 1, used.1 + bytes);
+        Some(Reservation {
+            budget: self.clone(),
+            bytes,
+        })
+    }
+
+    /// Warm containers and their bytes now.
+    pub fn used(&self) -> (usize, u64) {
+        *self.used.lock().expect("not poisoned")
+    }
+}
+
+/// One warm container's share of the budget, given back when dropped (the
+/// container was taken by a run, or removed).
+struct Reservation {
+    budget: Arc<Budget>,
+    bytes: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut used = self.budget.used.lock().expect("not poisoned");
+        *used = (used.0 - 1, used.1 - self.bytes);
+        drop(used);
+        self.budget.freed.notify_waiters();
+    }
+}
+
+/// How many warm containers a sandbox keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// Kept even when the sandbox is not used.
+    pub min: usize,
+    /// At most, however busy it is.
+    pub max: usize,
+}
 
 /// One sandbox's warm containers.
 pub struct Pool {
@@ -23,10 +99,16 @@ pub struct Pool {
 
 struct Slot {
     spec: ContainerSpec,
-    target: usize,
+    size: Size,
+    /// What the pool aims for now, between `size.min` and `size.max`.
+    target: AtomicUsize,
+    last_take: Mutex<Instant>,
+    /// The memory an idle container of this sandbox was last seen to hold.
+    idle_bytes: AtomicU64,
     idle: Mutex<VecDeque<Idle>>,
     /// Wakes the refill task: after a take, or when an idle container died.
     wake: Notify,
+    budget: Arc<Budget>,
     metrics: Arc<Metrics>,
 }
 
@@ -34,6 +116,7 @@ struct Slot {
 struct Idle {
     take: oneshot::Sender<()>,
     watcher: JoinHandle<Option<Container>>,
+    _room: Reservation,
 }
 
 impl Slot {
@@ -43,25 +126,55 @@ impl Slot {
             .get_or_create(&Metrics::sandbox(&self.spec.sandbox))
             .set(idle as i64);
     }
+
+    /// Idle containers still usable, forgetting the ones that died.
+    fn live(&self) -> usize {
+        let mut idle = self.idle.lock().expect("not poisoned");
+        idle.retain(|i| !i.watcher.is_finished());
+        idle.len()
+    }
+
+    /// After a quiet period, aims one lower (down to the minimum) and
+    /// removes what is over the aim.
+    fn shrink_if_quiet(&self) {
+        let quiet = self.last_take.lock().expect("not poisoned").elapsed() >= self.budget.quiet;
+        let target = self.target.load(Ordering::SeqCst);
+        if !quiet || target <= self.size.min {
+            return;
+        }
+        self.target.store(target - 1, Ordering::SeqCst);
+        *self.last_take.lock().expect("not poisoned") = Instant::now();
+        let mut idle = self.idle.lock().expect("not poisoned");
+        while idle.len() > target - 1 {
+            // Dropping the take sender makes the watcher drop (remove) it.
+            idle.pop_back();
+        }
+    }
 }
 
 impl Pool {
-    /// Keeps `target` containers of `spec` ready (none when it is 0).
+    /// Keeps between `size.min` and `size.max` containers of `spec` ready,
+    /// within `budget` (none when the maximum is 0).
     pub fn start(
         engine: Arc<Engine>,
         spec: ContainerSpec,
-        target: usize,
+        size: Size,
+        budget: Arc<Budget>,
         metrics: Arc<Metrics>,
     ) -> Self {
         let slot = Arc::new(Slot {
             spec,
-            target,
+            size,
+            target: AtomicUsize::new(size.min),
+            last_take: Mutex::new(Instant::now()),
+            idle_bytes: AtomicU64::new(IDLE_BYTES_GUESS),
             idle: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
+            budget,
             metrics,
         });
         let stop = CancellationToken::new();
-        let refill = (target > 0).then(|| {
+        let refill = (size.max > 0).then(|| {
             let (slot, stop) = (slot.clone(), stop.clone());
             tokio::spawn(async move {
                 tokio::select! {
@@ -77,13 +190,20 @@ impl Pool {
         }
     }
 
-    /// A ready container, or `None` when none is ready now.
+    /// A ready container, or `None` when none is ready now (the pool then
+    /// aims one higher).
     pub async fn take(&self) -> Option<Container> {
         let slot = &self.slot;
+        *slot.last_take.lock().expect("not poisoned") = Instant::now();
         loop {
             let next = slot.idle.lock().expect("not poisoned").pop_front();
+            let Some(idle) = next else {
+                let grown = (slot.target.load(Ordering::SeqCst) + 1).min(slot.size.max);
+                slot.target.store(grown, Ordering::SeqCst);
+                slot.wake.notify_one();
+                return None;
+            };
             slot.wake.notify_one();
-            let idle = next?;
             let _ = idle.take.send(());
             // None: it died while idle; its watcher dropped (removed) it.
             if let Ok(Some(container)) = idle.watcher.await {
@@ -106,7 +226,6 @@ impl Pool {
             .expect("not poisoned")
             .drain(..)
             .collect();
-        // Dropping the take sender makes the watcher drop its container.
         for i in idle {
             drop(i.take);
             let _ = i.watcher.await;
@@ -115,34 +234,52 @@ impl Pool {
     }
 }
 
-/// Keeps `slot` at its target size, launching the missing containers
-/// side by side, backing off while the engine fails (down, image missing)
-/// and recovering when it answers.
+/// Keeps `slot` at its target, launching the missing containers side by
+/// side as far as the budget allows, backing off while the engine fails
+/// (down, image missing) and recovering when it answers.
 async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
     const FIRST_BACKOFF: Duration = Duration::from_millis(250);
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let count = {
-            let mut idle = slot.idle.lock().expect("not poisoned");
-            idle.retain(|i| !i.watcher.is_finished());
-            idle.len()
-        };
+        slot.shrink_if_quiet();
+        let count = slot.live();
         slot.update_gauge(count);
-        if count >= slot.target {
-            slot.wake.notified().await;
+        let target = slot.target.load(Ordering::SeqCst);
+        let bytes = slot.idle_bytes.load(Ordering::SeqCst);
+        let rooms: Vec<Reservation> = (count..target)
+            .map_while(|_| slot.budget.reserve(bytes))
+            .collect();
+        if rooms.is_empty() {
+            // Full, or waiting for room: a take, a death, freed budget or
+            // the next quiet check wakes it.
+            tokio::select! {
+                _ = slot.wake.notified() => {}
+                _ = slot.budget.freed.notified(), if count < target => {}
+                _ = tokio::time::sleep(slot.budget.quiet / 2) => {}
+            }
             continue;
         }
-        let launches = (count..slot.target).map(|_| Container::launch(&engine, &slot.spec));
+        let launches = rooms.into_iter().map(|room| async {
+            Container::launch(&engine, &slot.spec)
+                .await
+                .map(|c| (c, room))
+        });
         let mut failed = None;
         for launched in futures_util::future::join_all(launches).await {
             match launched {
-                Ok(container) => {
+                Ok((container, room)) => {
+                    // What its agent measured is what the next one reserves.
+                    let measured = container.idle_memory();
+                    if measured > 0 {
+                        slot.idle_bytes.store(measured, Ordering::SeqCst);
+                    }
                     let (take, taken) = oneshot::channel();
                     let watcher = tokio::spawn(watch(container, taken, Arc::downgrade(&slot)));
-                    slot.idle
-                        .lock()
-                        .expect("not poisoned")
-                        .push_back(Idle { take, watcher });
+                    slot.idle.lock().expect("not poisoned").push_back(Idle {
+                        take,
+                        watcher,
+                        _room: room,
+                    });
                 }
                 Err(e) => failed = Some(e),
             }
@@ -177,7 +314,7 @@ async fn watch(
     };
     match taken {
         Some(true) => return Some(container),
-        // The pool is shutting down.
+        // The pool is shutting down or shrinking.
         Some(false) => return None,
         None => {}
     }
@@ -186,4 +323,23 @@ async fn watch(
         slot.wake.notify_one();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_bounds_count_and_bytes_and_takes_back_what_is_dropped() {
+        let budget = Budget::new(2, 100, Duration::from_secs(1));
+        let a = budget.reserve(60).unwrap();
+        assert!(budget.reserve(60).is_none(), "over the bytes");
+        let b = budget.reserve(40).unwrap();
+        assert!(budget.reserve(0).is_none(), "over the count");
+        assert_eq!(budget.used(), (2, 100));
+        drop(a);
+        assert_eq!(budget.used(), (1, 40));
+        drop(b);
+        assert_eq!(budget.used(), (0, 0));
+    }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 use snipbox_wire::api::SandboxInfo;
 
-use crate::files::check_name;
+use snipbox_wire::names::check_name;
 
 /// The only version every sandbox has; `""` means the same.
 pub const DEFAULT_VERSION: &str = "latest";
@@ -62,9 +62,29 @@ pub struct Limits {
     /// Open files per process.
     #[serde(deserialize_with = "within::<_, 16, 1_048_576, _>")]
     pub nofile: u64,
-    /// Warm containers kept ready, at most.
+    /// Warm containers kept ready when the sandbox is busy, at most.
     #[serde(deserialize_with = "within::<_, 0, 64, _>")]
     pub pool: usize,
+    /// Warm containers kept ready even when it is not used.
+    #[serde(deserialize_with = "within::<_, 0, 64, _>")]
+    pub pool_min: usize,
+    /// The kernel's OOM score adjustment of the sandbox's processes: 1000
+    /// makes them the host's first choice when memory runs out.
+    #[serde(deserialize_with = "within::<_, 0, 1000, _>")]
+    pub oom_score_adj: i64,
+    /// Files a run returns (for commands with `outputs`): most listed.
+    #[serde(deserialize_with = "within::<_, 0, 1000, _>")]
+    pub output_files: u64,
+    /// Most bytes of one returned file.
+    #[serde(deserialize_with = "within::<_, 0, 16_777_216, _>")]
+    pub output_file_bytes: u64,
+    /// Most bytes of all returned files together.
+    #[serde(deserialize_with = "within::<_, 0, 33_554_432, _>")]
+    pub output_total_bytes: u64,
+    /// Wall-clock limit of the sandbox's `prepare` programs together, when
+    /// its container starts.
+    #[serde(deserialize_with = "within::<_, 1, 25_000, _>")]
+    pub prepare_timeout_ms: u64,
     /// OCI runtime (e.g. `runsc`); `None` is the engine's default.
     #[serde(deserialize_with = "runtime")]
     pub runtime: Option<String>,
@@ -104,18 +124,29 @@ impl Limits {
     fn merge(base: &toml::Table, table: toml::Table, path: &Path) -> Result<Self, ConfigError> {
         let mut merged = base.clone();
         merged.extend(table);
-        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
-            let field = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            ConfigError::invalid(
+        let limits: Limits =
+            serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+                let field = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                ConfigError::invalid(
+                    path,
+                    if field == "." {
+                        inner
+                    } else {
+                        format!("field `{field}`: {inner}")
+                    },
+                )
+            })?;
+        if limits.pool_min > limits.pool {
+            return Err(ConfigError::invalid(
                 path,
-                if field == "." {
-                    inner
-                } else {
-                    format!("field `{field}`: {inner}")
-                },
-            )
-        })
+                format!(
+                    "field `pool_min` ({}) must not be above `pool` ({})",
+                    limits.pool_min, limits.pool
+                ),
+            ));
+        }
+        Ok(limits)
     }
 }
 
@@ -182,12 +213,17 @@ pub struct Sandbox {
     pub prepare: Vec<Vec<String>>,
     pub commands: BTreeMap<String, Command>,
     pub limits: Limits,
+    /// Where its image is: `REPOSITORY/NAME:latest`.
+    repository: String,
 }
+
+/// The repository sandbox images are in unless the server is told another.
+pub const DEFAULT_REPOSITORY: &str = "snipbox";
 
 impl Sandbox {
     /// The image `make images` builds for this sandbox.
     pub fn image(&self) -> String {
-        format!("snipbox/{}:{DEFAULT_VERSION}", self.name)
+        format!("{}/{}:{DEFAULT_VERSION}", self.repository, self.name)
     }
 
     pub fn info(&self) -> SandboxInfo {
@@ -303,10 +339,26 @@ impl Catalog {
         Ok(())
     }
 
-    /// Sets every sandbox's pool size (an operator's override of the files).
+    /// Gives every sandbox a pool of exactly `size` (an operator's
+    /// override of the files: a fixed pool, or none at all with 0).
     pub fn set_pool(&mut self, size: usize) {
         for s in self.sandboxes.values_mut() {
             s.limits.pool = size;
+            s.limits.pool_min = size;
+        }
+    }
+
+    /// Runs every sandbox under `runtime` (empty: the engine's default).
+    pub fn set_runtime(&mut self, runtime: &str) {
+        for s in self.sandboxes.values_mut() {
+            s.limits.runtime = (!runtime.is_empty()).then(|| runtime.to_string());
+        }
+    }
+
+    /// Takes every sandbox's image from `repository` instead.
+    pub fn set_repository(&mut self, repository: &str) {
+        for s in self.sandboxes.values_mut() {
+            s.repository = repository.to_string();
         }
     }
 }
@@ -386,6 +438,7 @@ fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, 
         prepare: file.prepare,
         commands: file.commands,
         limits,
+        repository: DEFAULT_REPOSITORY.to_string(),
     })
 }
 
@@ -403,7 +456,7 @@ mod tests {
         dir
     }
 
-    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\nruntime = \"\"\n";
+    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\noom_score_adj = 1000\noutput_files = 10\noutput_file_bytes = 1048576\noutput_total_bytes = 2097152\nprepare_timeout_ms = 20000\nruntime = \"\"\n";
     const PY: &str = "title = \"P\"\nlanguage = \"python\"\n[commands.run]\nentry = \"main.py\"\nsteps = [[\"python3\", \"main.py\"]]\n";
 
     #[test]
@@ -459,6 +512,7 @@ mod tests {
             ),
             (format!("{PY}[limits]\npids = 1\n"), "field `pids`"),
             (format!("{PY}[limits]\ncpus = 0.0\n"), "field `cpus`"),
+            (format!("{PY}[limits]\npool_min = 3\n"), "field `pool_min`"),
             (
                 format!("{PY}[limits]\nmemory_mb = \"lots\"\n"),
                 "field `memory_mb`",

@@ -299,3 +299,40 @@ async fn aliases_are_listed_and_accepted() {
         "sandbox python",
     );
 }
+
+/// `GET /metrics` from `peer`, with a bearer token or not: the status.
+async fn metrics_from(app: &axum::Router, peer: &str, token: Option<&str>) -> StatusCode {
+    let mut req = Request::get("/metrics").body(Body::empty()).unwrap();
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    if let Some(t) = token {
+        req.headers_mut().insert(
+            header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
+    }
+    app.clone().oneshot(req).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn metrics_answer_this_host_or_a_token_only() {
+    let open = app(&[]);
+    assert_eq!(metrics_from(&open, "127.0.0.1", None).await, 200);
+    assert_eq!(metrics_from(&open, "203.0.113.5", None).await, 403);
+    let with_token = app(&["--metrics-token", "s3cret"]);
+    assert_eq!(
+        metrics_from(&with_token, "203.0.113.5", Some("s3cret")).await,
+        200
+    );
+    assert_eq!(
+        metrics_from(&with_token, "203.0.113.5", Some("guess")).await,
+        403
+    );
+    let elsewhere = app(&["--metrics-listen", "127.0.0.1:0"]);
+    assert_eq!(
+        metrics_from(&elsewhere, "127.0.0.1", None).await,
+        404,
+        "not on the main listener when it has its own"
+    );
+}

@@ -379,3 +379,147 @@ pub fn run_container_gone(id: &str) -> bool {
     let label = format!("snipbox.run={}", token(id));
     eventually(Duration::from_secs(10), || containers(&label).is_empty())
 }
+
+/// One Server-Sent Event and when it arrived.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: String,
+    pub at: Instant,
+}
+
+impl SseEvent {
+    /// The event's data as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("{e}: {}", self.data))
+    }
+}
+
+/// Reads the events of a streaming answer as they arrive.
+pub struct SseReader {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+}
+
+impl SseReader {
+    pub fn new(resp: reqwest::Response) -> Self {
+        let content_type = resp.headers()["content-type"].to_str().unwrap_or_default();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "not a stream: {content_type}"
+        );
+        SseReader {
+            resp,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped); `None` at the end.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.buf.drain(..end + 2).collect();
+                let text = String::from_utf8(block).expect("events are UTF-8");
+                let (mut event, mut data) = (String::new(), Vec::new());
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim_start().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
+                    }
+                }
+                if event.is_empty() && data.is_empty() {
+                    continue;
+                }
+                return Some(SseEvent {
+                    event,
+                    data: data.join("\n"),
+                    at: Instant::now(),
+                });
+            }
+            let chunk = self.resp.chunk().await.ok()??;
+            self.buf.extend_from_slice(&chunk);
+        }
+    }
+}
+
+impl Server {
+    /// Posts `req` asking for the streaming form.
+    pub async fn post_stream(&self, req: &ExecRequest) -> reqwest::Response {
+        client()
+            .post(self.url("/v1/exec"))
+            .header("accept", "text/event-stream")
+            .json(req)
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+/// CLOCK_MONOTONIC in seconds: the same clock a program in a container
+/// reads (`time.monotonic()`), so latencies can be measured across the two.
+pub fn monotonic() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+impl Server {
+    /// Waits until `sandbox` has a warm container ready (its pool's gauge).
+    pub async fn wait_warm(&self, sandbox: &str) {
+        let gauge = format!("snipbox_warm_containers{{sandbox=\"{sandbox}\"}} ");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let metrics = self.metrics().await;
+            let warm = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(&gauge))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if warm > 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{sandbox} never had a warm container"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A limit of a sandbox as its files set it: its `[limits]` table, else
+/// `sandboxes/defaults.toml`.
+fn limit_value(sandbox: &str, key: &str) -> toml::Value {
+    let read = |path: PathBuf| -> toml::Table {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let dir = root().join("sandboxes");
+    let own = read(dir.join(sandbox).join("sandbox.toml"));
+    let defaults = read(dir.join("defaults.toml"));
+    own.get("limits")
+        .and_then(|l| l.get(key))
+        .or_else(|| defaults.get(key))
+        .cloned()
+        .unwrap_or_else(|| panic!("no limit {key} for {sandbox}"))
+}
+
+/// An integer limit of a sandbox (see [`limit_value`]).
+pub fn limit(sandbox: &str, key: &str) -> i64 {
+    limit_value(sandbox, key)
+        .as_integer()
+        .unwrap_or_else(|| panic!("{key} is not an integer"))
+}
+
+/// A limit of a sandbox that may have a fraction (`cpus`).
+pub fn limit_f64(sandbox: &str, key: &str) -> f64 {
+    let v = limit_value(sandbox, key);
+    v.as_float()
+        .or_else(|| v.as_integer().map(|i| i as f64))
+        .unwrap_or_else(|| panic!("{key} is not a number"))
+}

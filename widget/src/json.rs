@@ -54,6 +54,7 @@ pub fn parse_response(body: &str) -> Option<ExecResponse> {
         timed_out: flag("timed_out").unwrap_or(false),
         truncated: flag("truncated").unwrap_or(false),
         error: text("error"),
+        ..ExecResponse::default()
     })
 }
 

@@ -44,6 +44,44 @@ pub struct ExecResponse {
     /// A machine-readable error kind when the code could not be run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the run ended, when it was not a plain exit: `timeout`,
+    /// `output`, `memory`, `pids`, `signal` or `sandbox_ended`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The same in words, for a status line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_text: Option<String>,
+    /// The signal that ended the program (`SIGSEGV`, …), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// Files the run produced, for commands that declare outputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<OutputFile>,
+    /// Matching files past the count cap, not listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub files_omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A file a run produced, in the answer of `POST /v1/exec`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputFile {
+    /// Relative to the work dir.
+    pub name: String,
+    /// Its media type, from its name (`image/png`, …).
+    #[serde(rename = "type")]
+    pub media_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its bytes, base64 (standard alphabet, padded); absent when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Over a cap: listed with its size, without data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub omitted: bool,
 }
 
 /// One entry of `GET /v1/sandboxes`.

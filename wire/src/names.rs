@@ -68,4 +68,30 @@ mod tests {
             assert_eq!(check_name(name), Ok(()), "{name:?} was refused");
         }
     }
+
+    #[test]
+    fn file_names_that_deceive_or_escape_are_refused() {
+        for good in ["a.png", "out/b c.svg", "données/été.csv"] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a\\b",
+            "a\nb",
+            "a\u{7f}b",
+            "gnp\u{202E}.exe",
+            "zero\u{200B}width",
+            "bom\u{FEFF}",
+            "tag\u{E0041}",
+            "a/b/c/d/e/f/g/h/i",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name(&"x".repeat(256)).is_err());
+    }
 }

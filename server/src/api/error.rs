@@ -26,12 +26,20 @@ pub enum ApiError {
         "the request body did not arrive within {ms} ms (set by --body-timeout-ms / SNIPBOX_BODY_TIMEOUT_MS)"
     )]
     BodyTimeout { ms: u64 },
+    #[error(
+        "the server is receiving too many request bodies at once (--body-memory-mb / SNIPBOX_BODY_MEMORY_MB): retry in a moment"
+    )]
+    Overloaded,
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error(transparent)]
     Exec(#[from] ExecError),
     #[error("no such path: the API is under /v1 (see GET /v1/sandboxes)")]
     NotFound,
+    #[error(
+        "/metrics answers this host, or a bearer token set with --metrics-token / SNIPBOX_METRICS_TOKEN"
+    )]
+    MetricsRefused,
     #[error("method not allowed on this path")]
     MethodNotAllowed,
 }
@@ -60,6 +68,7 @@ impl ApiError {
             ApiError::BadRequest(_) => row(S::BAD_REQUEST, "bad_request"),
             ApiError::BodyTooLarge { .. } => row(S::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::BodyTimeout { .. } => row(S::REQUEST_TIMEOUT, "body_timeout"),
+            ApiError::Overloaded => retry(S::SERVICE_UNAVAILABLE, "overloaded", 1),
             ApiError::Refused(Refusal::RateLimited { retry_after, .. }) => {
                 retry(S::TOO_MANY_REQUESTS, "rate_limited", *retry_after)
             }
@@ -67,6 +76,7 @@ impl ApiError {
             ApiError::Refused(Refusal::BadKey) => row(S::UNAUTHORIZED, "bad_api_key"),
             ApiError::Exec(e) => exec_row(e),
             ApiError::NotFound => row(S::NOT_FOUND, "not_found"),
+            ApiError::MetricsRefused => row(S::FORBIDDEN, "metrics_not_allowed"),
             ApiError::MethodNotAllowed => row(S::METHOD_NOT_ALLOWED, "method_not_allowed"),
         }
     }

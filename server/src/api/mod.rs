@@ -2,6 +2,7 @@
 //! table from every error to the API's JSON error shape (see `api.md`). It
 //! calls [`crate::exec`] to run code and never builds a container itself.
 
+mod answer;
 mod error;
 mod exec;
 mod health;
@@ -20,8 +21,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use answer::answer;
 pub use error::{ApiError, Rejected};
-pub use exec::answer;
 pub use health::Health;
 pub use request::BodyLimits;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub health: Arc<Health>,
     pub metrics: Arc<Metrics>,
     pub body: BodyLimits,
+    /// Who may read `/metrics` on the main listener besides this host.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 /// The whole HTTP application.
@@ -49,9 +52,11 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors(config.origins()));
-    Router::new()
-        .nest("/v1", v1)
-        .route("/metrics", get(metrics))
+    let mut router = Router::new().nest("/v1", v1);
+    if config.metrics_listen.is_none() {
+        router = router.route("/metrics", get(guarded_metrics));
+    }
+    router
         .route_service("/demo", ServeFile::new(config.static_dir.join("demo.html")))
         .fallback_service(statics(config))
         .method_not_allowed_fallback(method_not_allowed)
@@ -114,6 +119,39 @@ async fn count_rejected(State(state): State<AppState>, response: Response) -> Re
 
 async fn sandboxes(State(state): State<AppState>) -> Json<Vec<SandboxInfo>> {
     Json(state.exec.sandboxes().map(|s| s.info()).collect())
+}
+
+/// `/metrics` alone, for a listener of its own (`--metrics-listen`).
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// `/metrics` on the main listener: this host's own scrapes, or a token.
+async fn guarded_metrics(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> Result<Response, ApiError> {
+    // Without connection info (a test calling the router) it is this host.
+    let local = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_none_or(|c| c.0.ip().is_loopback());
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok()?.strip_prefix("Bearer "));
+    let token_ok = match (&state.metrics_token, bearer) {
+        (Some(token), Some(given)) => {
+            subtle::ConstantTimeEq::ct_eq(token.as_bytes(), given.as_bytes()).into()
+        }
+        _ => false,
+    };
+    if !(local || token_ok) {
+        return Err(ApiError::MetricsRefused);
+    }
+    Ok(metrics(State(state)).await.into_response())
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -3,6 +3,7 @@
 //! time limits and parsed as JSON, every failure in the API's shape.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -12,14 +13,17 @@ use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ApiError, AppState};
 
-/// How much of a request body the server reads, and how long it waits.
-#[derive(Debug, Clone, Copy)]
+/// How much of a request body the server reads, how long it waits, and how
+/// much memory all bodies being read may hold together (KiB permits).
+#[derive(Debug, Clone)]
 pub struct BodyLimits {
     pub max: usize,
     pub timeout: Duration,
+    pub memory: Arc<Semaphore>,
 }
 
 /// A refused body is still read (and thrown away) up to this much, so that
@@ -66,17 +70,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 content_type
             )));
         }
-        let bytes = read_body(&parts.headers, body, state.body).await?;
+        let (bytes, _held) = read_body(&parts.headers, body, &state.body).await?;
         serde_json::from_slice(&bytes)
             .map(ApiJson)
             .map_err(|e| ApiError::BadRequest(format!("the body is not a valid request: {e}")))
     }
 }
 
-/// The body, at most `limits.max` bytes within `limits.timeout`. A body
+/// The body, at most `limits.max` bytes within `limits.timeout`, and its
+/// share of the memory budget (held until the body is dropped). A body
 /// over the limit is drained (up to [`DRAIN_MAX`]) before the refusal,
 /// unless the client waits for `100 Continue` and so never sends it.
-async fn read_body(headers: &HeaderMap, body: Body, limits: BodyLimits) -> Result<Bytes, ApiError> {
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limits: &BodyLimits,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -91,23 +100,10 @@ async fn read_body(headers: &HeaderMap, body: Body, limits: BodyLimits) -> Resul
         return Err(too_large);
     }
     let mut body = body;
-    let mut buf = BytesMut::new();
-    let read = tokio::time::timeout(limits.timeout, async {
-        while let Some(frame) = body.frame().await {
-            let frame =
-                frame.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
-            if let Ok(data) = frame.into_data() {
-                if buf.len() + data.len() > limits.max {
-                    return Err(too_large);
-                }
-                buf.extend_from_slice(&data);
-            }
-        }
-        Ok(())
-    })
-    .await;
-    match read {
-        Ok(Ok(())) => Ok(buf.freeze()),
+    let mut read = Collected::default();
+    let outcome = tokio::time::timeout(limits.timeout, read.collect(&mut body, limits)).await;
+    match outcome {
+        Ok(Ok(())) => Ok((read.buf.freeze(), read.held)),
         Ok(Err(e @ ApiError::BodyTooLarge { .. })) => {
             drain(body, limits.timeout).await;
             Err(e)
@@ -116,6 +112,40 @@ async fn read_body(headers: &HeaderMap, body: Body, limits: BodyLimits) -> Resul
         Err(_) => Err(ApiError::BodyTimeout {
             ms: limits.timeout.as_millis() as u64,
         }),
+    }
+}
+
+/// A body as it arrives, and its share of the memory budget.
+#[derive(Default)]
+struct Collected {
+    buf: BytesMut,
+    held: Option<OwnedSemaphorePermit>,
+}
+
+impl Collected {
+    /// Reads `body` to its end, within the size limit and the budget.
+    async fn collect(&mut self, body: &mut Body, limits: &BodyLimits) -> Result<(), ApiError> {
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if self.buf.len() + data.len() > limits.max {
+                return Err(ApiError::BodyTooLarge { limit: limits.max });
+            }
+            let permit = limits
+                .memory
+                .clone()
+                .try_acquire_many_owned(data.len().div_ceil(1024) as u32)
+                .map_err(|_| ApiError::Overloaded)?;
+            match &mut self.held {
+                Some(held) => held.merge(permit),
+                None => self.held = Some(permit),
+            }
+            self.buf.extend_from_slice(&data);
+        }
+        Ok(())
     }
 }
 

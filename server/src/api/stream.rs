@@ -13,16 +13,16 @@ use std::time::Instant;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::task::JoinHandle;
 
-use super::exec::answer;
+use super::answer::answer;
 use super::{ApiError, AppState};
+use crate::admission::Slot;
 use crate::engine::Chunk;
 use crate::exec::{ExecError, Finished, Prepared};
 
-pub fn respond(state: AppState, prepared: Prepared, slot: OwnedSemaphorePermit) -> Response {
+pub fn respond(state: AppState, prepared: Prepared, slot: Slot) -> Response {
     let (tx, chunks) = mpsc::unbounded_channel();
     let ids = prepared.ids();
     let exec = state.exec.clone();

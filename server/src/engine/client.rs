@@ -13,6 +13,10 @@ use tokio_util::task::TaskTracker;
 
 use super::spec::{LABEL_INSTANCE, LABEL_SERVER};
 
+/// How long a new container may take to start its agent; a container
+/// still "created" after this is nobody's launch any more.
+pub(crate) const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("the Docker engine at {address} is unreachable: {reason}")]
@@ -199,7 +203,7 @@ impl Engine {
             .map_or(0, |d| d.as_secs() as i64);
         let stale = |c: &bollard::models::ContainerSummary| {
             c.state.as_ref().map(|s| s.to_string()).as_deref() != Some("created")
-                || now - c.created.unwrap_or(0) > super::container::LAUNCH_TIMEOUT.as_secs() as i64
+                || now - c.created.unwrap_or(0) > LAUNCH_TIMEOUT.as_secs() as i64
         };
         let ids: Vec<String> = found
             .into_iter()
@@ -236,6 +240,14 @@ impl Engine {
                 call: format!("{} ({})", call.describe(), message.trim()),
                 fix: call.fix(),
             },
+            B::DockerResponseServerError {
+                status_code,
+                message,
+            } if message.to_lowercase().contains("runtime") => EngineError::Api(format!(
+                "{} answered {status_code}: {message}: register the runtime with the engine \
+                 (for gVisor: scripts/gvisor.sh)",
+                call.describe()
+            )),
             B::DockerResponseServerError {
                 status_code,
                 message,

@@ -9,17 +9,15 @@ use bollard::container::LogOutput;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
 use futures_util::{Stream, StreamExt};
-use snipbox_wire::agent::{self, Exit, Frame, FrameDecoder};
+use snipbox_wire::agent::{self, Exit, FileAssembler, Frame, FrameDecoder, ReturnedFile};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::task::TaskTracker;
 
-use super::client::{Call, Engine, EngineError, remove};
+use super::client::{Call, Engine, EngineError, LAUNCH_TIMEOUT, remove};
 use super::spec::{Owner, create_body};
 use crate::sandbox::Sandbox;
 
-/// How long a new container may take to start its agent.
-pub(crate) const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Past the run's own timeout, how long the agent gets to report before the
 /// container is removed regardless.
 const DEADLINE_GRACE: Duration = Duration::from_millis(500);
@@ -80,6 +78,8 @@ pub struct Outcome {
     pub timed_out: bool,
     pub truncated: bool,
     pub duration: Duration,
+    /// The files the job asked for (see [`agent::Job::outputs`]).
+    pub files: Vec<ReturnedFile>,
 }
 
 type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
@@ -88,6 +88,8 @@ type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error
 /// removes the container.
 pub struct Container {
     token: String,
+    /// The memory it holds while it waits, as its agent reported.
+    idle_memory: u64,
     removal: Removal,
     input: Pin<Box<dyn AsyncWrite + Send>>,
     output: Output,
@@ -125,6 +127,7 @@ impl Container {
             .map_err(|e| engine.error(e, Call::Start(&spec.image)))?;
         let mut container = Container {
             token,
+            idle_memory: 0,
             removal,
             input: attached.input,
             output: attached.output,
@@ -132,7 +135,17 @@ impl Container {
             diagnostics: Vec::new(),
         };
         match tokio::time::timeout(LAUNCH_TIMEOUT, container.next_frame()).await {
-            Ok(Ok(Some(Frame::Ready))) => Ok(container),
+            Ok(Ok(Some(Frame::Ready(ready)))) => {
+                container.idle_memory = ready.memory_bytes;
+                Ok(container)
+            }
+            // A `prepare` program failed: the agent says which, and how.
+            Ok(Ok(Some(Frame::Exit(Exit {
+                error: Some(error), ..
+            })))) => Err(EngineError::Agent(format!(
+                "image {} could not start its sandbox: {error}",
+                spec.image
+            ))),
             Ok(Err(e)) => Err(e),
             _ => Err(EngineError::Agent(format!(
                 "image {} did not start its agent{}: rebuild it with `make images`",
@@ -149,6 +162,11 @@ impl Container {
 
     pub fn id(&self) -> &str {
         &self.removal.id
+    }
+
+    /// The memory it holds while it waits for its job.
+    pub fn idle_memory(&self) -> u64 {
+        self.idle_memory
     }
 
     fn diagnostics(&self) -> String {
@@ -236,19 +254,35 @@ impl Container {
             let _ = tx.send(Chunk::Started(self.token.clone()));
         }
         let cap = job.header.output_limit as usize;
+        let mut files = FileAssembler::new(job.header.output_caps);
+        let mut started = false;
+        let protocol = |e: agent::ProtocolError| EngineError::Agent(e.to_string());
         loop {
             let (buf, bytes, chunk): (_, _, fn(Vec<u8>) -> Chunk) = match self.next_frame().await? {
                 Some(Frame::Stdout(b)) => (&mut out.stdout, b, Chunk::Stdout),
                 Some(Frame::Stderr(b)) => (&mut out.stderr, b, Chunk::Stderr),
+                Some(Frame::Started) => {
+                    started = true;
+                    continue;
+                }
+                Some(Frame::File(f)) => {
+                    files.file(f).map_err(protocol)?;
+                    continue;
+                }
+                Some(Frame::FileData(b)) => {
+                    files.data(&b).map_err(protocol)?;
+                    continue;
+                }
                 Some(Frame::Exit(exit)) => {
                     out.exit = Some(exit);
+                    out.files = files.finish().map_err(protocol)?;
                     self.removal.self_removing = true;
                     return Ok(());
                 }
-                Some(Frame::Ready) => {
+                Some(Frame::Ready(_)) => {
                     return Err(EngineError::Agent("unexpected ready frame".into()));
                 }
-                None => return Err(EngineError::Lost { after_job: true }),
+                None => return Err(EngineError::Lost { after_job: started }),
             };
             // The agent caps output itself; this holds even if the program
             // managed to speak in the agent's name.

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
+use snipbox_wire::agent::Boot;
 
 use crate::sandbox::Sandbox;
 
@@ -59,7 +60,7 @@ pub fn create_body(sandbox: &Sandbox) -> ContainerCreateBody {
     ContainerCreateBody {
         image: Some(sandbox.image()),
         entrypoint: Some(vec![AGENT.into()]),
-        cmd: Some(vec![]),
+        cmd: Some(boot(sandbox).map(|b| b.to_arg()).into_iter().collect()),
         user: Some(sandbox.user.clone()),
         working_dir: Some(sandbox.workdir.clone()),
         env: Some(env),
@@ -73,6 +74,23 @@ pub fn create_body(sandbox: &Sandbox) -> ContainerCreateBody {
         host_config: Some(host_config(sandbox)),
         ..Default::default()
     }
+}
+
+/// How the agent starts the container, when there is anything to do before
+/// a job: the sandbox's `prepare` programs, and the first step of its
+/// `run` command when that command is prestarted.
+pub fn boot(sandbox: &Sandbox) -> Option<Boot> {
+    let prestart = sandbox
+        .commands
+        .get("run")
+        .filter(|c| c.prestart)
+        .and_then(|c| c.steps.first().cloned());
+    (!sandbox.prepare.is_empty() || prestart.is_some()).then(|| Boot {
+        prepare: sandbox.prepare.clone(),
+        prepare_timeout_ms: sandbox.limits.prepare_timeout_ms,
+        prestart,
+        workdir: sandbox.workdir.clone(),
+    })
 }
 
 fn host_config(sandbox: &Sandbox) -> HostConfig {
@@ -99,6 +117,7 @@ fn host_config(sandbox: &Sandbox) -> HostConfig {
         memory: Some(mb(l.memory_mb)),
         memory_swap: Some(mb(l.memory_mb)),
         nano_cpus: Some((l.cpus * 1e9) as i64),
+        oom_score_adj: Some(l.oom_score_adj),
         ulimits: Some(vec![ulimit("nofile", l.nofile as i64), ulimit("core", 0)]),
         runtime: l.runtime.clone(),
         // Output reaches the server over the attach stream; the engine
@@ -203,6 +222,7 @@ mod tests {
         assert_eq!(h.memory, Some(100 << 20));
         assert_eq!(h.memory_swap, Some(100 << 20), "no swap");
         assert_eq!(h.nano_cpus, Some(500_000_000));
+        assert_eq!(h.oom_score_adj, Some(1000), "the host's first OOM victim");
         assert_eq!(h.pids_limit, Some(32));
         let ulimits = h.ulimits.unwrap();
         let get = |name: &str| {
@@ -223,6 +243,21 @@ mod tests {
         gvisor.limits.runtime = Some("runsc".into());
         let h = create_body(&gvisor).host_config.unwrap();
         assert_eq!(h.runtime.as_deref(), Some("runsc"));
+    }
+
+    #[test]
+    fn prepare_and_prestart_reach_the_agent_as_its_argument() {
+        let mut s = python();
+        assert_eq!(create_body(&s).cmd, Some(vec![]), "nothing to do first");
+        s.prepare = vec![vec!["/bin/start-db".into()]];
+        s.commands.get_mut("run").unwrap().prestart = true;
+        let cmd = create_body(&s).cmd.unwrap();
+        assert_eq!(cmd.len(), 1);
+        let boot = Boot::from_arg(Some(&cmd[0])).unwrap();
+        assert_eq!(boot.prepare, s.prepare);
+        assert_eq!(boot.prestart.as_ref(), s.commands["run"].steps.first());
+        assert_eq!(boot.workdir, "/sandbox");
+        assert_eq!(boot.prepare_timeout_ms, s.limits.prepare_timeout_ms);
     }
 
     #[test]

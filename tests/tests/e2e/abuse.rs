@@ -121,3 +121,19 @@ async fn pages_from_other_origins_get_403() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let port = snipbox_tests::browser::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Server::start(&[("SNIPBOX_METRICS_LISTEN", &listen), ("SNIPBOX_POOL", "0")]);
+    let own = reqwest::get(format!("http://{listen}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(own.contains("snipbox_queue_length"), "{own}");
+    let main = reqwest::get(server.url("/metrics")).await.unwrap();
+    assert_eq!(main.status(), 404, "not on the main listener");
+}

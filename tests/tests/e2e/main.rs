@@ -3,8 +3,12 @@
 
 mod abuse;
 mod api;
+mod endings;
 mod exploits;
+mod files;
 mod hostile;
 mod lifecycle;
 mod pool;
 mod sandboxes;
+mod stream;
+mod transport;

@@ -26,9 +26,11 @@ fn warm(server: &Server, sandbox: &str) -> usize {
 
 #[tokio::test]
 async fn a_warm_container_serves_one_run_only() {
-    let server = Server::start(&[("SNIPBOX_POOL", "2")]);
+    // One warm container: were containers reused, the second run would get
+    // the first run's.
+    let server = Server::start(&[("SNIPBOX_POOL", "1")]);
     assert!(
-        eventually(Duration::from_secs(60), || warm(&server, "shell") == 2),
+        eventually(Duration::from_secs(60), || warm(&server, "shell") == 1),
         "pool did not fill"
     );
     let first = server
@@ -103,4 +105,50 @@ async fn warm_containers_removed_on_the_engine_are_replaced_without_a_failed_req
         eventually(Duration::from_secs(30), || warm(&server, "python") == 2),
         "pool did not heal"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_pool_grows_and_a_quiet_one_shrinks_back_to_its_minimum() {
+    let server = Server::start(&[("SNIPBOX_POOL_QUIET_MS", "1500")]);
+    assert!(
+        eventually(Duration::from_secs(60), || warm(&server, "python") == 1),
+        "python did not get its one warm container"
+    );
+    // Runs that find the pool empty make it aim higher.
+    let runs: Vec<_> = (0..4)
+        .map(|_| server.spawn_exec(request("python", "import time; time.sleep(1)")))
+        .collect();
+    for run in runs {
+        assert!(run.await.unwrap().unwrap().status().is_success());
+    }
+    assert!(
+        eventually(Duration::from_secs(20), || warm(&server, "python") >= 3),
+        "the pool did not grow: {} warm",
+        warm(&server, "python")
+    );
+    // Quiet: one back per quiet period, down to the minimum and no lower.
+    assert!(
+        eventually(Duration::from_secs(20), || warm(&server, "python") == 1),
+        "the pool did not shrink: {} warm",
+        warm(&server, "python")
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(warm(&server, "python"), 1, "the minimum stays warm");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_pool_together_stays_within_the_budget() {
+    let server = Server::start(&[("SNIPBOX_WARM_MAX", "3")]);
+    assert!(
+        eventually(Duration::from_secs(30), || server.containers().len() == 3),
+        "the budget was not filled: {:?}",
+        server.containers()
+    );
+    for _ in 0..20 {
+        let n = server.containers().len();
+        assert!(n <= 3, "{n} warm containers past a budget of 3");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A run still works: it starts its own container when none is warm.
+    assert!(server.exec(&request("sqlite", "select 1;")).await.ok);
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs gVisor's runsc and registers it with the Docker engine as the
+# runtime "runsc", so that sandboxes can run under a second kernel boundary
+# (`runtime = "runsc"` in a sandbox's [limits], or SNIPBOX_RUNTIME=runsc).
+# Safe to run again: it skips what is there.
+#
+# runsc comes from Debian 13 (trixie), whatever this Debian's release: its
+# package holds one static binary, and Debian 12's runsc (20221219) ends a
+# sandbox when a pipeline's reader exits early (`dmesg | head -3`). It is
+# registered with `--network=none`: sandboxes have no network anyway, and
+# without it every start fails here ("cannot run with network enabled in
+# root network namespace").
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+bin=/usr/local/bin/runsc
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+if ! [ -x "$bin" ]; then
+  command -v dpkg-deb >/dev/null 2>&1 || { echo "gVisor: not a Debian-like system; install runsc by hand (gvisor.dev)" >&2; exit 0; }
+  echo "installing gVisor's runsc from Debian 13 into $bin"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  curl -fsS "$mirror/dists/trixie/main/binary-amd64/Packages.xz" | xz -dc > "$work/Packages"
+  entry=$(awk '/^Package: runsc$/ {p = 1} p && /^$/ {exit} p' "$work/Packages")
+  file=$(awk '/^Filename:/ {print $2}' <<<"$entry")
+  sum=$(awk '/^SHA256:/ {print $2}' <<<"$entry")
+  [ -n "$file" ] || { echo "gVisor: runsc is not in Debian 13's index" >&2; exit 1; }
+  curl -fsS -o "$work/runsc.deb" "$mirror/$file"
+  echo "$sum  $work/runsc.deb" | sha256sum --check --quiet
+  dpkg-deb -x "$work/runsc.deb" "$work/root"
+  as_root install -m 0755 "$work/root/usr/bin/runsc" "$bin"
+fi
+
+if ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then
+  echo "registering runsc with the Docker engine (/etc/docker/daemon.json) and reloading it"
+  as_root mkdir -p /etc/docker
+  as_root python3 - "$bin" <<'PY'
+import json, os, sys
+path = "/etc/docker/daemon.json"
+config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+config.setdefault("runtimes", {})["runsc"] = {"path": sys.argv[1], "runtimeArgs": ["--network=none"]}
+json.dump(config, open(path, "w"), indent=2)
+PY
+  as_root pkill -HUP -x dockerd
+  for _ in $(seq 1 20); do
+    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && break
+    sleep 0.5
+  done
+  docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || { echo "the engine did not take the runsc runtime" >&2; exit 1; }
+fi

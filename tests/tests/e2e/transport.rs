@@ -1,0 +1,226 @@
+//! Clients that misbehave on the wire: slow senders that hold connections,
+//! and bodies over the limit sent every way a client can send them. Each
+//! still gets its answer, and everyone else is served as usual.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use snipbox_tests::{Server, client, request};
+use tokio::io::AsyncWriteExt;
+
+/// Median wall time of `n` runs of a tiny program at a reader's pace.
+async fn median_run_ms(server: &Server, n: usize) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        assert!(server.exec(&request("shell", "echo hi")).await.ok);
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[n / 2]
+}
+
+/// Opens a connection that sends `prefix` at once, then one byte per second
+/// of `trickle` for as long as the server keeps it open.
+fn slow_client(addr: String, prefix: String, trickle: &'static [u8]) {
+    tokio::spawn(async move {
+        let Ok(mut conn) = tokio::net::TcpStream::connect(addr).await else {
+            return;
+        };
+        if conn.write_all(prefix.as_bytes()).await.is_err() {
+            return;
+        }
+        for byte in trickle.iter().cycle() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if conn.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_slow_clients_do_not_stop_normal_requests() {
+    let server = Server::start(&[("SNIPBOX_HEADER_TIMEOUT_MS", "10000")]);
+    server.wait_warm("shell").await;
+    let usual = median_run_ms(&server, 10).await;
+    let before = server.rss_kib();
+    let addr = server.base.trim_start_matches("http://").to_string();
+    for i in 0..500 {
+        if i % 2 == 0 {
+            // Headers, one byte a second.
+            slow_client(
+                addr.clone(),
+                String::new(),
+                b"POST /v1/exec HTTP/1.1\r\nx: y\r\n",
+            );
+        } else {
+            // A whole request head, then its body one byte a second.
+            let head = "POST /v1/exec HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n";
+            slow_client(addr.clone(), head.to_string(), b"{");
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let during = median_run_ms(&server, 10).await;
+    let peak = server.rss_kib();
+    println!(
+        "a run: {usual:.1} ms as usual, {during:.1} ms with 500 slow clients; server RSS {before} KiB before, {peak} KiB during"
+    );
+    assert!(
+        during < (usual * 3.0).max(usual + 100.0),
+        "runs took {during:.1} ms with slow clients, {usual:.1} ms without"
+    );
+    assert!(
+        peak < before + 64 * 1024,
+        "server memory grew from {before} KiB to {peak} KiB"
+    );
+}
+
+/// A way of sending a body: what it already read of the answer, if anything.
+type Send = fn(&mut TcpStream, &[u8]) -> std::io::Result<Vec<u8>>;
+
+/// A request head for an 8 MiB JSON body, with `extra` headers.
+fn head(extra: &str) -> String {
+    format!(
+        "POST /v1/exec HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\n{extra}\r\n"
+    )
+}
+
+/// Sends a request whose body is over the limit the way `send` does it,
+/// and reads the answer: the status line and the body. Like curl, a client
+/// whose sending breaks gives up: the server must read (and discard) what
+/// it refuses rather than reset the connection under the client.
+fn oversized(
+    addr: &str,
+    send: fn(&mut TcpStream, &[u8]) -> std::io::Result<Vec<u8>>,
+) -> (String, String) {
+    let body = vec![b' '; 8 << 20];
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = send(&mut conn, &body)
+        .unwrap_or_else(|e| panic!("the connection broke while sending: {e}"));
+    conn.read_to_end(&mut answer)
+        .unwrap_or_else(|e| panic!("no answer, the connection broke: {e}"));
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or_default().to_string(),
+        body.to_string(),
+    )
+}
+
+fn with_length(w: &mut TcpStream, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    w.write_all(head(&format!("content-length: {}\r\n", body.len())).as_bytes())?;
+    w.write_all(body)?;
+    Ok(Vec::new())
+}
+
+/// As curl does: the head, then the body only if `100 Continue` comes
+/// within a second; a final answer instead means the body is not wanted.
+fn expecting_continue(w: &mut TcpStream, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let extra = format!("expect: 100-continue\r\ncontent-length: {}\r\n", body.len());
+    w.write_all(head(&extra).as_bytes())?;
+    w.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let mut first = vec![0u8; 1024];
+    let n = match w.read(&mut first) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
+    };
+    w.set_read_timeout(Some(Duration::from_secs(20)))?;
+    first.truncate(n);
+    if n == 0 || first.starts_with(b"HTTP/1.1 100") {
+        w.write_all(body)?;
+        first.clear();
+    }
+    Ok(first)
+}
+
+fn chunked(w: &mut TcpStream, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    w.write_all(head("transfer-encoding: chunked\r\n").as_bytes())?;
+    for chunk in body.chunks(64 << 10) {
+        write!(w, "{:x}\r\n", chunk.len())?;
+        w.write_all(chunk)?;
+        w.write_all(b"\r\n")?;
+    }
+    w.write_all(b"0\r\n\r\n")?;
+    Ok(Vec::new())
+}
+
+fn slowly(w: &mut TcpStream, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let body = &body[..1 << 20];
+    w.write_all(head(&format!("content-length: {}\r\n", body.len())).as_bytes())?;
+    for chunk in body.chunks(128 << 10) {
+        std::thread::sleep(Duration::from_millis(20));
+        w.write_all(chunk)?;
+    }
+    Ok(Vec::new())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_body_always_gets_its_413_answer() {
+    let server = Server::start(&[("SNIPBOX_POOL", "0")]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let behaviours: [(&str, Send); 4] = [
+        ("content-length", with_length),
+        ("expect 100-continue", expecting_continue),
+        ("chunked", chunked),
+        ("slow sender", slowly),
+    ];
+    for (name, send) in behaviours {
+        let addr = addr.clone();
+        let tries = tokio::task::spawn_blocking(move || {
+            (0..50).map(|_| oversized(&addr, send)).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        for (status, body) in tries {
+            assert!(status.contains(" 413 "), "{name}: {status}");
+            let answer: serde_json::Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {body}"));
+            assert_eq!(answer["error"], "too_large", "{name}");
+        }
+    }
+    // And curl, as a reader's tools send it.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), vec![b' '; 8 << 20]).unwrap();
+    for _ in 0..50 {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                "content-type: application/json",
+            ])
+            .arg("--data-binary")
+            .arg(format!("@{}", file.path().display()))
+            .arg(server.url("/v1/exec"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.ends_with("\n413") && text.contains("too_large"),
+            "{text}"
+        );
+    }
+    assert!(
+        client()
+            .get(server.url("/v1/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+}
