@@ -20,6 +20,16 @@ pub struct Config {
     /// Folder of sandbox definitions: the same folder the server reads.
     #[arg(long, env = "SNIPBOX_GUARD_SANDBOXES", default_value = "./sandboxes")]
     pub sandboxes: PathBuf,
+    /// Repository of the sandbox images: the server's `--image-repository`.
+    #[arg(
+        long,
+        env = "SNIPBOX_GUARD_IMAGE_REPOSITORY",
+        default_value = snipbox::sandbox::DEFAULT_REPOSITORY
+    )]
+    pub image_repository: String,
+    /// OCI runtime of every sandbox: the server's `--runtime`, if it has one.
+    #[arg(long, env = "SNIPBOX_GUARD_RUNTIME")]
+    pub runtime: Option<String>,
     /// The deployment's name (the server's `--instance`): only containers
     /// labelled with it may be created, listed, attached, started or removed.
     #[arg(long, env = "SNIPBOX_GUARD_INSTANCE", default_value = "snipbox")]

@@ -44,7 +44,7 @@ use crate::upstream::Upstream;
 /// Loads the sandboxes, listens, and guards the engine until `shutdown`
 /// resolves.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let catalog = Catalog::load(&config.sandboxes)?;
+    let catalog = catalog(&config)?;
     let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
     let guard = Arc::new(Guard {
         policy: Policy::new(catalog, &config.instance),
@@ -73,6 +73,17 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> anyhow
             },
         }
     }
+}
+
+/// The sandboxes with the operator's overrides that change a create body,
+/// applied as the server applies them: the guard must be given the same.
+fn catalog(config: &Config) -> anyhow::Result<Catalog> {
+    let mut catalog = Catalog::load(&config.sandboxes)?;
+    catalog.set_repository(&config.image_repository);
+    if let Some(runtime) = &config.runtime {
+        catalog.set_runtime(runtime);
+    }
+    Ok(catalog)
 }
 
 fn spawn_connection<I>(guard: Arc<Guard>, io: I)

@@ -95,6 +95,12 @@ impl Guard {
     /// Starts a guard for `instance` with the repository's sandboxes and
     /// waits until it listens.
     pub fn start(instance: &str) -> Guard {
+        Guard::start_with(instance, &[])
+    }
+
+    /// Starts a guard for a server with the settings `server_env`: the
+    /// server's overrides that change its create bodies are the guard's too.
+    pub fn start_with(instance: &str, server_env: &[(&str, &str)]) -> Guard {
         let addr = format!("127.0.0.1:{}", browser::free_port());
         let log = std::env::temp_dir().join(format!("snipbox-guard-{instance}.log"));
         let mut cmd = Command::new(guard_binary());
@@ -104,6 +110,11 @@ impl Guard {
             .env("RUST_LOG", "info,snipbox_guard=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in server_env {
+            if let Some(knob @ ("RUNTIME" | "IMAGE_REPOSITORY")) = k.strip_prefix("SNIPBOX_") {
+                cmd.env(format!("SNIPBOX_GUARD_{knob}"), v);
+            }
+        }
         end_with_parent(&mut cmd);
         let guard = Guard {
             child: cmd.spawn().expect("the guard starts"),
@@ -173,7 +184,7 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
         let guard = (through_guard() && !env.iter().any(|(k, _)| *k == "DOCKER_HOST"))
-            .then(|| Guard::start(&instance));
+            .then(|| Guard::start_with(&instance, env));
         if let Some(guard) = &guard {
             cmd.env("DOCKER_HOST", guard.docker_host());
         }

@@ -756,7 +756,7 @@ async fn the_servers_own_body_is_accepted_and_its_agent_runs() {
     let force = RemoveContainerOptionsBuilder::new().force(true).build();
     docker.remove_container(&id, Some(force)).await.unwrap();
     assert!(
-        matches!(ready, Ok(Some(snipbox_wire::agent::Frame::Ready))),
+        matches!(ready, Ok(Some(snipbox_wire::agent::Frame::Ready(_)))),
         "{ready:?}\n{}",
         suite().guard.log()
     );

@@ -244,3 +244,38 @@ fn only_sandbox_images_may_be_inspected() {
         assert_eq!(p.check_image(image).unwrap_err().rule, Rule::ImageInspect);
     }
 }
+
+#[test]
+fn the_operators_repository_and_runtime_are_part_of_the_spec() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
+    let mut catalog = Catalog::load(&dir).unwrap();
+    catalog.set_repository("registry.example/sb");
+    catalog.set_runtime("runsc");
+    let p = Policy::new(catalog, "docs");
+    assert!(p.check_image("snipbox/python:latest").is_err());
+    let sandbox = p.sandbox("registry.example/sb/python:latest").unwrap();
+    let owner = Owner {
+        instance: "docs",
+        server: "s1",
+        sandbox: "python",
+        run: "run1",
+    };
+    let mut body = create_body(sandbox);
+    body.labels = Some(owner.labels());
+    let mut value = serde_json::to_value(&body).unwrap();
+    assert!(
+        p.judge_create(Some(NAME), value.to_string().as_bytes())
+            .is_ok()
+    );
+    value["HostConfig"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Runtime");
+    let r = p
+        .judge_create(Some(NAME), value.to_string().as_bytes())
+        .unwrap_err();
+    assert!(
+        r.to_string().contains("`HostConfig.Runtime` is missing"),
+        "{r}"
+    );
+}
