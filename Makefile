@@ -17,6 +17,9 @@ test: images
 	$(CARGO) test --workspace
 	# The end-to-end suite again, each server behind a snipbox-guard.
 	SNIPBOX_TEST_GUARD=1 $(CARGO) test -p snipbox-tests --test e2e
+	# The sandbox suites again, every sandbox under gVisor (what differs
+	# there is named in each test).
+	SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- sandboxes hostile exploits endings files stream
 	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
 	$(MAKE) --no-print-directory check-leftovers
 
@@ -25,7 +28,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p snipbox-widget -p snipbox-playground --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-# The widget: static/widget/ gets the loader, the wasm, its JS glue and CSS.
+# The widget and the playground: static/widget/ gets the loader, the wasm,
+# its JS glue and CSS, the playground's wasm and CSS, and its editor.
 widget:
 	scripts/prereqs.sh --widget
 	scripts/widget.sh static/widget

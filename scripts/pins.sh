@@ -10,3 +10,9 @@ widget_nightly=nightly-2026-10-30
 binaryen=132.0.0
 # esbuild minifies the JS glue, the loader and the CSS.
 esbuild=0.28.2
+# CodeMirror, the playground's editor (never loaded by the widget): the
+# packages its bundle (playground/codemirror.js) imports, from npm.
+codemirror="@codemirror/state@6.7.6 @codemirror/view@6.43.15 @codemirror/language@6.13.1 @codemirror/commands@6.11.1
+  @lezer/highlight@1.2.5 @codemirror/legacy-modes@6.5.5 @codemirror/lang-python@6.2.1 @codemirror/lang-javascript@6.2.5
+  @codemirror/lang-go@6.0.1 @codemirror/lang-rust@6.0.2 @codemirror/lang-cpp@6.0.3 @codemirror/lang-java@6.0.2
+  @codemirror/lang-sql@6.10.0 @codemirror/lang-php@6.0.2"

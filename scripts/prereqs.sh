@@ -39,6 +39,14 @@ fi
 # Sandbox images are bootstrapped with debootstrap where no registry answers.
 command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 
+# gVisor (runsc), a second kernel boundary for sandboxes, registered with the
+# engine (Debian only; elsewhere see gvisor.dev).
+if command -v dpkg-deb >/dev/null 2>&1; then
+  command -v xz >/dev/null 2>&1 || apt_install xz-utils
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  "$(dirname "$0")/gvisor.sh"
+fi
+
 # The agent inside every sandbox is a static (musl) binary.
 target=x86_64-unknown-linux-musl
 rustup target list --installed | grep -qx "$target" || { echo "adding the Rust target $target"; rustup target add "$target"; }
@@ -99,4 +107,17 @@ if [ "${1:-}" = "--widget" ] || [ "${1:-}" = "--test" ]; then
       npm install --silent --prefix "$tools/$name" --no-save --no-package-lock --no-audit --no-fund "$pkg"
     fi
   done
+
+  # CodeMirror, the playground's editor, bundled by esbuild: the pinned
+  # packages into target/tools/codemirror (a stamp file lists them).
+  # shellcheck disable=SC2154 # codemirror is set in pins.sh
+  want=$(echo $codemirror)
+  if [ "$(cat "$tools/codemirror/pins" 2>/dev/null)" != "$want" ]; then
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    echo "installing CodeMirror from npm into $tools/codemirror: $want"
+    mkdir -p "$tools/codemirror"
+    # shellcheck disable=SC2086 # one word per package
+    npm install --silent --prefix "$tools/codemirror" --no-save --no-package-lock --no-audit --no-fund $want
+    echo "$want" >"$tools/codemirror/pins"
+  fi
 fi

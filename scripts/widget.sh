@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the widget and the playground page into OUT (default
 # static/widget): each wasm (size profile) with its JS glue (wasm-bindgen
-# --target web), the widget's loader and CSS.
+# --target web), the widget's loader and CSS, the playground's CSS and its
+# editor (CodeMirror, bundled by esbuild into OUT/codemirror/: the bundle
+# and a chunk per language mode, loaded on demand).
 #
 # Every reader of a docs page downloads the widget, so each step that makes
 # it smaller is taken when its tool is there (`scripts/prereqs.sh --widget`
@@ -23,6 +25,7 @@ out=${1:-static/widget}
 target_dir=${CARGO_TARGET_DIR:-target}
 wasm_opt=${WASM_OPT:-$target_dir/tools/binaryen/node_modules/.bin/wasm-opt}
 esbuild=${ESBUILD:-$target_dir/tools/esbuild/node_modules/.bin/esbuild}
+codemirror=$target_dir/tools/codemirror/node_modules
 warn() { echo "warning: $*" >&2; }
 
 # The size build needs the nightly toolchain and its std sources.
@@ -36,10 +39,13 @@ fi
 [ -x "$wasm_opt" ] || warn "wasm-opt is missing at $wasm_opt (scripts/prereqs.sh --widget installs it): the wasm is not optimized"
 command -v brotli >/dev/null 2>&1 || warn "brotli is missing (scripts/prereqs.sh --widget installs it): the files are not precompressed"
 [ -x "$esbuild" ] || warn "esbuild is missing at $esbuild (scripts/prereqs.sh --widget installs it): the JS and CSS are not minified"
+[ -x "$esbuild" ] && [ -d "$codemirror" ] || warn "esbuild or CodeMirror is missing (scripts/prereqs.sh --widget installs them): the playground's editor is a plain textarea"
 
 mkdir -p "$out"
-# Precompressed copies of an earlier build would not match this one.
+# Precompressed copies of an earlier build would not match this one, nor
+# would an earlier editor bundle's chunks.
 find "$out" \( -name '*.br' -o -name '*.gz' \) -delete
+rm -rf "$out/codemirror"
 for name in widget playground; do
   if [ -n "$nightly" ]; then
     # Its own target directory: these artifacts never mix with stable's.
@@ -66,8 +72,10 @@ for name in widget playground; do
   fi
 done
 
-# The glue wasm-bindgen just wrote, and the loader and CSS from widget/.
-for src in "$out/snipbox_widget.js" "$out/snipbox_playground.js" widget/snipbox.js widget/snipbox.css; do
+# The glue wasm-bindgen just wrote, the loader and CSS from widget/, the
+# playground's CSS.
+for src in "$out/snipbox_widget.js" "$out/snipbox_playground.js" widget/snipbox.js widget/snipbox.css \
+  playground/playground.css; do
   file=$(basename "$src")
   if [ -x "$esbuild" ]; then
     "$esbuild" "$src" --minify --log-level=warning --outfile="$out/$file.min" \
@@ -78,8 +86,16 @@ for src in "$out/snipbox_widget.js" "$out/snipbox_playground.js" widget/snipbox.
   fi
 done
 
+# The playground's editor: CodeMirror's packages (target/tools/codemirror,
+# pinned in scripts/pins.sh) found through NODE_PATH.
+if [ -x "$esbuild" ] && [ -d "$codemirror" ]; then
+  NODE_PATH=$codemirror "$esbuild" playground/codemirror.js --bundle --minify --splitting --format=esm \
+    --log-level=warning --outdir="$out/codemirror" --chunk-names='[name]-[hash]'
+fi
+
 if command -v brotli >/dev/null 2>&1; then
-  for file in "$out"/*.js "$out"/*.wasm "$out"/*.css; do
+  for file in "$out"/*.js "$out"/*.wasm "$out"/*.css "$out"/codemirror/*.js; do
+    [ -f "$file" ] || continue
     brotli --best --force --keep "$file"
     gzip -9 --force --keep "$file"
   done

@@ -20,6 +20,8 @@ const TAIL_GRACE: Duration = Duration::from_millis(200);
 /// The agent once the container has started.
 pub struct Agent {
     pub killer: Killer,
+    /// How long to wait for the job without hearing from the server.
+    pub idle_limit: Duration,
     prestarted: Option<Prestarted>,
 }
 
@@ -35,6 +37,7 @@ impl Agent {
         };
         let mut agent = Agent {
             killer: Killer::default(),
+            idle_limit: boot.idle_limit(),
             prestarted: None,
         };
         let started = prepare(&boot, &workdir, &mut agent.killer)

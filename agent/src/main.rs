@@ -16,11 +16,12 @@ mod outputs;
 mod procs;
 mod spawn;
 mod step;
+mod wait;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use snipbox_wire::agent::{Exit, Frame, Ready, read_job_header};
+use snipbox_wire::agent::{Exit, Frame, Ready};
 
 use crate::boot::Agent;
 
@@ -45,8 +46,8 @@ fn main() -> ExitCode {
         agent.killer.kill_everything();
         return ExitCode::FAILURE;
     }
-    let mut input = io::stdin().lock();
-    let exit = match read_job_header(&mut input) {
+    let mut input = wait::Input::stdin();
+    let exit = match input.next_job(agent.idle_limit) {
         Ok(Some(job)) => {
             if answer(&mut out, Frame::Started) != ExitCode::SUCCESS {
                 agent.killer.kill_everything();
@@ -54,7 +55,8 @@ fn main() -> ExitCode {
             }
             job::run(&job, &mut input, &mut out, &mut agent)
         }
-        // The server went away before sending a job: nothing to do.
+        // The server went away, or has not been heard from for too long,
+        // before sending a job: nothing to do.
         Ok(None) => {
             agent.killer.kill_everything();
             return ExitCode::SUCCESS;

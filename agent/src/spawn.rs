@@ -62,7 +62,9 @@ pub fn spawn(spec: Spec) -> io::Result<Result<Running, io::Error>> {
     let Some((program, args)) = spec.argv.split_first() else {
         return Err(io::Error::other("a step has no program"));
     };
-    let (tx, rx) = mpsc::channel();
+    // Bounded: a program writing faster than frames leave waits on its pipe
+    // instead of the agent holding its output (the cap ends it soon).
+    let (tx, rx) = mpsc::sync_channel(OUTPUT_QUEUE);
     let (out_r, out_w) = io::pipe()?;
     forward(0, out_r, tx.clone());
     let err_w = if spec.merge_output {
@@ -149,8 +151,12 @@ fn limit_child(session: bool, go: Option<RawFd>) -> io::Result<()> {
     Ok(())
 }
 
+/// Reads of a program's output waiting to become frames, at most: each is at
+/// most `MAX_FRAME` bytes.
+const OUTPUT_QUEUE: usize = 8;
+
 /// Sends every read from `pipe` as an event the moment it returns.
-fn forward(stream: usize, mut pipe: impl Read + Send + 'static, tx: mpsc::Sender<Event>) {
+fn forward(stream: usize, mut pipe: impl Read + Send + 'static, tx: mpsc::SyncSender<Event>) {
     thread::spawn(move || {
         let mut buf = vec![0u8; MAX_FRAME];
         loop {
@@ -185,7 +191,7 @@ fn feed(bytes: mpsc::Receiver<Vec<u8>>) -> io::Result<Stdio> {
 }
 
 /// A thread that waits for the child it is handed and reports its status.
-fn wait_for_child(tx: mpsc::Sender<Event>) -> mpsc::Sender<Child> {
+fn wait_for_child(tx: mpsc::SyncSender<Event>) -> mpsc::Sender<Child> {
     let (child_tx, child_rx) = mpsc::channel::<Child>();
     thread::spawn(move || {
         if let Ok(mut child) = child_rx.recv() {

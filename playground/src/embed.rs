@@ -2,7 +2,7 @@
 //! widget snippet: the script tag, the snippet, and a hidden block per extra
 //! file.
 
-use crate::Workspace;
+use crate::store::Workspace;
 
 /// The embed code for `workspace` in `sandbox`, the widget loaded from
 /// `origin`.
@@ -24,6 +24,9 @@ pub fn html(origin: &str, sandbox: &str, workspace: &Workspace) -> String {
                 escape(&pre_text(&f.code))
             );
         }
+    }
+    if !matches!(workspace.output.as_str(), "" | "text") {
+        attrs += &format!(" output-mode=\"{}\"", escape(&workspace.output));
     }
     if !workspace.stdin.is_empty() {
         attrs += &format!(" stdin=\"{}\"", escape(&workspace.stdin));
@@ -60,7 +63,7 @@ fn pre_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::File;
+    use crate::store::File;
 
     fn file(name: &str, code: &str) -> File {
         File {
@@ -77,11 +80,12 @@ mod tests {
                 file("util.py", "\nX = 1"),
             ],
             stdin: "a \"quoted\" line".into(),
+            output: "table".into(),
         };
         assert_eq!(
             html("http://h", "python", &w),
             "<script type=\"module\" src=\"http://h/widget/snipbox.js\"></script>\n\
-             <snip-box sandbox=\"python\" files=\"#snipbox-file-1:util.py\" stdin=\"a &quot;quoted&quot; line\">\
+             <snip-box sandbox=\"python\" files=\"#snipbox-file-1:util.py\" output-mode=\"table\" stdin=\"a &quot;quoted&quot; line\">\
              print('&lt;b&gt;' &amp; &quot;x&quot;)</snip-box>\n\
              <pre id=\"snipbox-file-1\" hidden>\n\nX = 1</pre>"
         );

@@ -340,7 +340,9 @@ impl Executor {
         };
         let token = container.token().to_owned();
         let out = match container.run(&prepared.job, chunks).await {
-            Err(EngineError::Lost { after_job: false }) => {
+            Err(EngineError::Lost {
+                after_job: false, ..
+            }) => {
                 tracing::info!(sandbox = %entry.sandbox.name, "a warm container was gone; running on a new one");
                 let container = Container::launch(&self.engine, &entry.spec).await?;
                 let token = container.token().to_owned();
@@ -355,16 +357,27 @@ impl Executor {
     }
 
     /// A container that stopped after taking its job while the engine
-    /// still answers was ended by the program in it (it killed the agent):
-    /// an outcome of the run, not an engine failure.
+    /// still answers was ended by the program in it: it killed the agent,
+    /// or (under gVisor, where the sandbox's kernel is one host process)
+    /// went over its memory limit. An outcome of the run, not an engine
+    /// failure.
     async fn lost_means_ended(
         &self,
         result: Result<Outcome, EngineError>,
     ) -> Result<Outcome, EngineError> {
         match result {
-            Err(EngineError::Lost { after_job: true }) if self.engine.ping().await.is_ok() => {
-                Ok(Outcome::default())
-            }
+            Err(EngineError::Lost {
+                after_job: true,
+                oom_killed,
+            }) if self.engine.ping().await.is_ok() => Ok(Outcome {
+                exit: oom_killed.then(|| agent::Exit {
+                    exit_code: 128 + 9,
+                    signal: Some(9),
+                    oom_kills: 1,
+                    ..agent::Exit::default()
+                }),
+                ..Outcome::default()
+            }),
             other => other,
         }
     }

@@ -43,6 +43,7 @@ pub struct App {
     pub router: Router,
     /// `/metrics` alone, when it has a listener of its own.
     pub metrics_router: Option<(std::net::SocketAddr, Router)>,
+    engine: Arc<Engine>,
     exec: Arc<Executor>,
     access: Arc<Access>,
 }
@@ -78,7 +79,7 @@ impl App {
         let state = AppState {
             exec: exec.clone(),
             access: access.clone(),
-            health: Arc::new(Health::new(engine, images)),
+            health: Arc::new(Health::new(engine.clone(), images)),
             metrics,
             body: BodyLimits {
                 max: config.max_body,
@@ -94,6 +95,7 @@ impl App {
             router: api::app(state, config),
             exec,
             access,
+            engine,
         })
     }
 
@@ -203,12 +205,18 @@ pub async fn run(
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let access = app.access.clone();
+    let (access, engine) = (app.access.clone(), app.engine.clone());
     let pruning = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
+        let mut every = tokio::time::interval(Duration::from_secs(10));
+        every.tick().await;
         loop {
             every.tick().await;
             access.prune();
+            // What a server of this deployment that died abruptly left:
+            // containers that no longer run, or never started.
+            if let Ok(n @ 1..) = engine.sweep_leftovers().await {
+                tracing::info!(removed = n, "removed containers a server left behind");
+            }
         }
     });
     let metrics = match &app.metrics_router {

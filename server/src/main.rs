@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::Serve => {
-            snipbox::serve(cli.config, shutdown_signal()).await?;
+            snipbox::serve(cli.config, shutdown_signal()?).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Health => Ok(if snipbox::health(&cli.config).await? {
@@ -30,12 +30,18 @@ async fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// SIGTERM (what `docker stop` and Coolify send) or Ctrl+C.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+/// SIGTERM (what `docker stop` and Coolify send) or Ctrl+C. The handlers
+/// are installed at once: a signal that comes while the server is still
+/// starting (its pools already creating containers) waits for the
+/// graceful shutdown instead of ending the process on the spot.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

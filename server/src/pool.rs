@@ -304,15 +304,7 @@ async fn watch(
     taken: oneshot::Receiver<()>,
     slot: Weak<Slot>,
 ) -> Option<Container> {
-    let taken = {
-        let unusable = container.until_unusable();
-        tokio::select! {
-            biased;
-            r = taken => Some(r.is_ok()),
-            _ = unusable => None,
-        }
-    };
-    match taken {
+    match container.idle(taken).await {
         Some(true) => return Some(container),
         // The pool is shutting down or shrinking.
         Some(false) => return None,

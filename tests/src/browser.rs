@@ -136,3 +136,58 @@ pub async fn text_until(client: &Client, css: &str, check: impl Fn(&str) -> bool
     }
     panic!("{css}: text never matched; last {last:?}");
 }
+
+/// A page open in a fresh headless browser, with everything it needs (its
+/// file server, the browser's driver and profile) living as long as it
+/// does. Drop it after [`Fixture::close`].
+pub struct Fixture {
+    pub client: Client,
+    _site: Option<(Process, tempfile::TempDir)>,
+    _driver: Process,
+    _profile: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// A page of its own origin that loads the widget from the server at
+    /// `base` and holds `body`.
+    pub async fn widget(base: &str, body: &str) -> Fixture {
+        Self::widget_with(base, "", body).await
+    }
+
+    /// [`Fixture::widget`], with `attrs` added to the loader's script tag.
+    pub async fn widget_with(base: &str, attrs: &str, body: &str) -> Fixture {
+        let html = format!(
+            "<!doctype html><meta charset=\"utf-8\"><title>docs</title>\n\
+             <script type=\"module\" src=\"{base}/widget/snipbox.js\"{attrs}></script>\n{body}"
+        );
+        let (site, url, dir) = page(&html);
+        let mut fixture = Self::open(&url).await;
+        fixture._site = Some((site, dir));
+        fixture
+    }
+
+    /// `url` (a page the server itself serves, or any page).
+    pub async fn open(url: &str) -> Fixture {
+        let (driver, client, profile) = browser().await;
+        client.goto(url).await.expect("the page loads");
+        Fixture {
+            client,
+            _site: None,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    /// Ends the browser session.
+    pub async fn close(self) {
+        self.client.clone().close().await.expect("the session ends");
+    }
+
+    /// Runs `script` (a function body) in the page; its JSON result.
+    pub async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .expect("the script runs")
+    }
+}

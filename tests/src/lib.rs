@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 
 pub mod browser;
+pub mod measure;
 
 /// The repository's root folder.
 pub fn root() -> PathBuf {
@@ -110,8 +111,15 @@ impl Guard {
             .env("RUST_LOG", "info,snipbox_guard=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
-        for (k, v) in server_env {
-            if let Some(knob @ ("RUNTIME" | "IMAGE_REPOSITORY")) = k.strip_prefix("SNIPBOX_") {
+        // The server inherits this process's environment, then `server_env`.
+        for knob in ["RUNTIME", "IMAGE_REPOSITORY"] {
+            let name = format!("SNIPBOX_{knob}");
+            let inherited = std::env::var(&name).ok();
+            let given = server_env
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string());
+            if let Some(v) = given.or(inherited) {
                 cmd.env(format!("SNIPBOX_GUARD_{knob}"), v);
             }
         }
@@ -162,6 +170,13 @@ impl Server {
     /// answers; through a guard of its own when [`through_guard`] and the
     /// settings name no `DOCKER_HOST`.
     pub fn start(env: &[(&str, &str)]) -> Server {
+        let server = Server::spawn(env);
+        server.wait_until_up();
+        server
+    }
+
+    /// Starts a server with extra `SNIPBOX_*` settings, without waiting.
+    pub fn spawn(env: &[(&str, &str)]) -> Server {
         let port = browser::free_port();
         let instance = env
             .iter()
@@ -194,15 +209,13 @@ impl Server {
         // If the test process dies, the server gets SIGTERM and cleans up.
         end_with_parent(&mut cmd);
         let child = cmd.spawn().expect("the server starts");
-        let server = Server {
+        Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             instance,
             log,
             guard,
-        };
-        server.wait_until_up();
-        server
+        }
     }
 
     fn wait_until_up(&self) {
@@ -467,16 +480,13 @@ impl Server {
     }
 }
 
-/// CLOCK_MONOTONIC in seconds: the same clock a program in a container
-/// reads (`time.monotonic()`), so latencies can be measured across the two.
-pub fn monotonic() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+/// The wall clock in seconds, which a program in a container reads too
+/// (`time.time()`), so latencies can be measured across the two.
+pub fn wall_clock() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
 }
 
 impl Server {
@@ -533,4 +543,59 @@ pub fn limit_f64(sandbox: &str, key: &str) -> f64 {
     v.as_float()
         .or_else(|| v.as_integer().map(|i| i as f64))
         .unwrap_or_else(|| panic!("{key} is not a number"))
+}
+
+/// Whether the servers under test run sandboxes under gVisor
+/// (`SNIPBOX_RUNTIME=runsc`): some behaviours differ there, and the tests
+/// that meet them say how.
+pub fn gvisor() -> bool {
+    std::env::var("SNIPBOX_RUNTIME").is_ok_and(|r| r == "runsc")
+}
+
+/// The host process of a container (its init, or gVisor's sandbox).
+pub fn host_pid(container: &str) -> u32 {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Pid}}", container])
+        .output()
+        .expect("the docker CLI runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no host process for {container}"))
+}
+
+/// CPU time a container has used, in ns, as the host's cgroup counts it
+/// (whatever the runtime shows inside).
+pub fn host_cpu_ns(container: &str) -> u64 {
+    let pid = host_pid(container);
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("its cgroups");
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        if controllers.split(',').any(|c| c == "cpuacct") {
+            let file = format!("/sys/fs/cgroup/{controllers}{path}/cpuacct.usage");
+            let alt = format!("/sys/fs/cgroup/cpuacct{path}/cpuacct.usage");
+            let text = std::fs::read_to_string(&file).or_else(|_| std::fs::read_to_string(&alt));
+            return text
+                .expect("cpuacct.usage")
+                .trim()
+                .parse()
+                .expect("a number");
+        }
+        if controllers.is_empty() {
+            let stat = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cpu.stat"))
+                .expect("cpu.stat");
+            let usec: u64 = stat
+                .lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("usage_usec");
+            return usec * 1000;
+        }
+    }
+    panic!("no CPU accounting for {container}: {cgroups}");
 }

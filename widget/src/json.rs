@@ -18,6 +18,18 @@ pub struct Job {
     pub stdin: Option<String>,
 }
 
+/// An answer: the fields a reader is shown (`reason_text` among them, not
+/// `reason` or `signal`), with its files apart.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Answer {
+    pub exec: ExecResponse,
+    /// The files the run produced for the reader (`exec.files` stays
+    /// empty): the answer's own JSON (`[{name, type, size, data,
+    /// omitted}]`), read where they are drawn, which costs the wasm less
+    /// than making Rust values of them.
+    pub files: JsValue,
+}
+
 /// The request's body. Of two files of the same name, the later wins.
 pub fn request_body(req: &Job) -> String {
     let files = Object::new();
@@ -38,13 +50,12 @@ pub fn request_body(req: &Job) -> String {
 /// The answer, if `body` is one: the fields the API always sends must be
 /// there with their types (anything else, such as a proxy's error page, is
 /// not an answer).
-pub fn parse_response(body: &str) -> Option<ExecResponse> {
+pub fn parse_response(body: &str) -> Option<Answer> {
     let value = JSON::parse(body).ok().filter(JsValue::is_object)?;
-    let get = |key: &str| Reflect::get(&value, &key.into()).ok();
-    let text = |key| get(key)?.as_string();
-    let flag = |key| get(key)?.as_bool();
-    let number = |key| get(key)?.as_f64();
-    Some(ExecResponse {
+    let text = |key| get(&value, key)?.as_string();
+    let flag = |key| get(&value, key)?.as_bool();
+    let number = |key| get(&value, key)?.as_f64();
+    let exec = ExecResponse {
         id: text("id").unwrap_or_default(),
         ok: flag("ok")?,
         duration: number("duration")? as u64,
@@ -54,8 +65,24 @@ pub fn parse_response(body: &str) -> Option<ExecResponse> {
         timed_out: flag("timed_out").unwrap_or(false),
         truncated: flag("truncated").unwrap_or(false),
         error: text("error"),
+        reason_text: text("reason_text"),
+        files_omitted: number("files_omitted").unwrap_or(0.0) as u64,
         ..ExecResponse::default()
+    };
+    Some(Answer {
+        exec,
+        files: get(&value, "files").unwrap_or_default(),
     })
+}
+
+/// The `text` of a streamed `stdout` or `stderr` event's data.
+pub fn chunk_text(data: &str) -> Option<String> {
+    get(&JSON::parse(data).ok()?, "text")?.as_string()
+}
+
+/// A field of a JSON object (`None` for a non-object).
+pub fn get(value: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(value, &key.into()).ok()
 }
 
 fn set(object: &Object, key: &str, value: &JsValue) {

@@ -2,20 +2,30 @@
 //! runnable snippets. The loader (`snipbox.js`) calls [`mount`] once the
 //! page is parsed.
 //!
-//! Marked blocks: `<snip-box sandbox="python">…</snip-box>`; `<pre>` or
-//! `<pre><code>` with `data-snipbox` or `data-sandbox="python"`; and, when
-//! the page sets a selector, every block it matches, its sandbox read from a
-//! `language-*` class.
+//! Its rooms, each importing only rooms listed after it: `snippet` (one
+//! snippet), `editor` (its code), `bar` (the run bar: Run, Stop, the status
+//! line, then `output`, the output pane), `compose` (a run's depends-on,
+//! template and files), `dom` (reading the page), `options` (what a block
+//! asks for), `run` (a run in flight, streamed), `render` (tables and files
+//! drawn into the output), `stream` (Server-Sent Events) and `json` (the
+//! API's JSON). The playground builds on `bar`, `run` and `json`.
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use web_sys::HtmlElement;
 
+pub mod bar;
+pub mod compose;
+pub mod dom;
+pub mod editor;
 pub mod json;
-pub mod page;
+pub mod options;
+pub mod output;
+pub mod render;
 pub mod run;
 pub mod snippet;
+pub mod stream;
 
 use snippet::Snippet;
 
@@ -42,9 +52,9 @@ pub fn mount_blocks(server: &str, selector: &str, languages: &[(String, String)]
         return 0;
     };
     let query = if selector.is_empty() {
-        page::MARKED.to_string()
+        dom::MARKED.to_string()
     } else {
-        format!("{}, {selector}", page::MARKED)
+        format!("{}, {selector}", dom::MARKED)
     };
     let Ok(blocks) = document.query_selector_all(&query) else {
         return 0;
@@ -57,7 +67,7 @@ pub fn mount_blocks(server: &str, selector: &str, languages: &[(String, String)]
         else {
             continue;
         };
-        if let Some((host, options)) = page::take_block(&document, &block, languages) {
+        if let Some((host, options)) = dom::take_block(&document, &block, languages) {
             let server = server.to_string();
             leptos::mount::mount_to(host, move || view! { <Snippet server options/> }).forget();
             mounted += 1;

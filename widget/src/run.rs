@@ -1,43 +1,59 @@
-//! Running code on the server: the request in flight, its answer and the
-//! status line, shared by the widget's snippets and the playground.
+//! Running code on the server: the request in flight, the output as it
+//! arrives, the answer and the status line, shared by the widget's
+//! snippets and the playground.
+//!
+//! A run asks for a stream (`Accept: text/event-stream`). A server that
+//! streams answers with Server-Sent Events: the output is shown as it
+//! comes, then the `end` event's answer replaces it. Any other answer
+//! (a codapi server, an error before the run) is read as plain JSON.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use js_sys::Date;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use snipbox_wire::api::ExecResponse;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Headers, RequestInit, Response};
+use web_sys::{
+    AbortController, AbortSignal, Headers, ReadableStreamDefaultReader, RequestInit, Response,
+    TextDecoder,
+};
 
-use crate::json::{Job, parse_response, request_body};
+use crate::json::{Answer, Job, chunk_text, get, parse_response, request_body};
+use crate::render;
+use crate::stream::Events;
 
-/// How a snippet shows the program's standard output.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OutputMode {
-    /// As text, always: program output never becomes markup.
-    #[default]
-    Text,
-    /// As an HTML document in a sandboxed iframe (no scripts, own origin).
-    Html,
-    /// As an SVG image in a sandboxed iframe.
-    Svg,
-}
-
-/// One snippet's runs: the answer, the status line, and the request in
-/// flight (which Stop aborts).
+/// One snippet's runs: the output so far, the status line, and the
+/// request in flight (which Stop aborts).
 #[derive(Clone, Copy)]
 pub struct Runner {
-    pub answer: RwSignal<Option<ExecResponse>>,
+    pub stdout: RwSignal<String>,
+    pub stderr: RwSignal<String>,
     pub status: RwSignal<String>,
     pub running: RwSignal<bool>,
+    /// Whether standard output is to be shown as a table when it is one
+    /// (set by the output pane), and whether it is.
+    pub tables: RwSignal<bool>,
+    pub tabled: RwSignal<bool>,
+    /// Numbers the element the answer's table and files are drawn in
+    /// (found by its id when the answer arrives: a node reference would
+    /// cost the wasm a copy of Leptos's code for it).
+    more: u32,
     abort: StoredValue<Option<AbortController>, LocalStorage>,
 }
 
 impl Default for Runner {
     fn default() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
         Self {
-            answer: RwSignal::new(None),
+            stdout: RwSignal::new(String::new()),
+            stderr: RwSignal::new(String::new()),
             status: RwSignal::new(String::new()),
             running: RwSignal::new(false),
+            tables: RwSignal::new(false),
+            tabled: RwSignal::new(false),
+            more: NEXT.fetch_add(1, Ordering::Relaxed),
             abort: StoredValue::new_local(None),
         }
     }
@@ -46,17 +62,14 @@ impl Default for Runner {
 impl Runner {
     /// Sends the request to `server`, unless one is in flight already; a
     /// request that could not be put together is shown as the failure.
-    pub fn run(self, server: &str, req: Result<Job, String>) {
+    pub fn run(self, server: &str, job: Result<Job, String>) {
         if self.running.get_untracked() {
             return;
         }
-        let req = match req {
-            Ok(req) => req,
-            Err(problem) => {
-                self.answer.set(None);
-                self.status.set(format!("✗ {problem}"));
-                return;
-            }
+        self.show(None);
+        let job = match job {
+            Ok(job) => job,
+            Err(problem) => return self.status.set(format!("✗ {problem}")),
         };
         let Ok(controller) = AbortController::new() else {
             return;
@@ -65,95 +78,141 @@ impl Runner {
         self.abort.set_value(Some(controller));
         self.running.set(true);
         self.status.set("running…".into());
+        let ticker = self.tick();
         let url = format!("{}/v1/exec", server.trim_end_matches('/'));
         spawn_local(async move {
-            match post(&url, &req, &signal).await {
-                Ok((status, answer)) => {
-                    self.status.set(status);
-                    self.answer.set(answer);
-                }
-                Err(_) if signal.aborted() => self.status.set("stopped".into()),
-                Err(e) => self
-                    .status
-                    .set(format!("✗ the server is unreachable ({})", reason(&e))),
+            let status = match self.exchange(&url, &job, &signal).await {
+                Ok(status) => status,
+                Err(_) if signal.aborted() => "stopped".into(),
+                Err(e) => format!("✗ the server is unreachable ({})", reason(&e)),
+            };
+            if let Ok(ticker) = ticker {
+                ticker.clear();
             }
+            self.status.set(status);
             self.abort.set_value(None);
             self.running.set(false);
         });
     }
 
-    /// Aborts the request in flight, if any.
+    /// Aborts the request in flight, if any: a streaming server ends the
+    /// run when its stream is closed.
     pub fn stop(self) {
         if let Some(c) = self.abort.get_value() {
             c.abort();
         }
     }
-}
 
-/// The output pane: standard output (as text, or rendered in a sandboxed
-/// iframe when the author asked for it) and standard error, apart.
-#[component]
-pub fn Output(runner: Runner, #[prop(optional)] mode: OutputMode) -> impl IntoView {
-    let stdout = move || runner.answer.get().map(|a| a.stdout).unwrap_or_default();
-    let rendered = move || {
-        let out = stdout();
-        let doc = match mode {
-            OutputMode::Html => out,
-            OutputMode::Svg => format!(
-                "<!doctype html><style>body{{margin:0}}svg{{max-width:100%;height:auto}}</style>{out}"
-            ),
-            OutputMode::Text => return None,
+    /// The id of the element the answer's table and files are drawn in.
+    pub fn more_id(self) -> String {
+        format!("snipbox-more-{}", self.more)
+    }
+
+    /// Shows an answer's output (or none).
+    fn show(self, answer: Option<&Answer>) {
+        let (out, err) = answer
+            .map(|a| (a.exec.stdout.clone(), a.exec.stderr.clone()))
+            .unwrap_or_default();
+        let document = web_sys::window().and_then(|w| w.document());
+        let more = document.and_then(|d| d.get_element_by_id(&self.more_id()));
+        let tables = self.tables.get_untracked();
+        self.tabled
+            .set(more.is_some_and(|div| render::more(&div, tables, answer)));
+        self.stdout.set(out);
+        self.stderr.set(err);
+    }
+
+    /// The elapsed time on the status line, every 100 ms while running.
+    fn tick(self) -> Result<IntervalHandle, JsValue> {
+        let start = Date::now();
+        set_interval_with_handle(
+            move || {
+                let ms = (Date::now() - start) as u64;
+                self.status
+                    .set(format!("running… {}.{} s", ms / 1000, ms / 100 % 10));
+            },
+            Duration::from_millis(100),
+        )
+    }
+
+    /// Posts the request and shows what comes back; the status line.
+    async fn exchange(self, url: &str, job: &Job, signal: &AbortSignal) -> Result<String, JsValue> {
+        let resp = post(url, job, signal).await?;
+        let header = |name: &str| resp.headers().get(name).ok().flatten();
+        let streamed = header("content-type").is_some_and(|t| t.starts_with("text/event-stream"));
+        let body = if streamed {
+            match self.read_events(&resp).await? {
+                Some(end) => end,
+                None => return Ok("✗ the output stream ended before the run did".into()),
+            }
+        } else {
+            JsFuture::from(resp.text()?)
+                .await?
+                .as_string()
+                .unwrap_or_default()
         };
-        (!doc.is_empty()).then(|| {
-            view! {
-                <iframe class="snipbox-frame" sandbox="" title="Program output" srcdoc=doc></iframe>
+        let http = resp.status();
+        let Some(answer) = parse_response(&body) else {
+            return Ok(format!(
+                "✗ the server answered HTTP {http} {}",
+                resp.status_text()
+            ));
+        };
+        let retry_after = header("retry-after").and_then(|v| v.parse().ok());
+        let status = describe(http, retry_after, &answer);
+        self.show(Some(&answer));
+        Ok(status)
+    }
+
+    /// Reads the event stream, adding output as it arrives, until its
+    /// `end` event; that event's data (the plain answer), if it came.
+    async fn read_events(self, resp: &Response) -> Result<Option<String>, JsValue> {
+        let reader: ReadableStreamDefaultReader =
+            resp.body().ok_or("no body")?.get_reader().unchecked_into();
+        // Decodes UTF-8 across chunks (a character may be split between two).
+        let decoder = TextDecoder::new()?;
+        let whole = js_sys::Object::new();
+        js_sys::Reflect::set(&whole, &"stream".into(), &true.into())?;
+        let mut events = Events::default();
+        let mut end = None;
+        while end.is_none() {
+            let chunk = JsFuture::from(reader.read()).await?;
+            if get(&chunk, "done").and_then(|d| d.as_bool()) == Some(true) {
+                break;
             }
-        })
-    };
-    view! {
-        {move || match mode {
-            OutputMode::Text => {
-                view! { <pre class="snipbox-stdout" aria-live="polite">{stdout}</pre> }.into_any()
-            }
-            _ => view! { <div class="snipbox-stdout" aria-live="polite">{rendered}</div> }.into_any(),
-        }}
-        <pre class="snipbox-stderr">{move || runner.answer.get().map(|a| a.stderr)}</pre>
+            let bytes: js_sys::Object = get(&chunk, "value").unwrap_or_default().unchecked_into();
+            let text =
+                decoder.decode_with_buffer_source_and_options(&bytes, whole.unchecked_ref())?;
+            events.push(&text, |name, data| {
+                let to = match name {
+                    "stdout" => self.stdout,
+                    "stderr" => self.stderr,
+                    "end" => return end = Some(data.to_string()),
+                    _ => return,
+                };
+                if let Some(text) = chunk_text(data) {
+                    to.update(|t| t.push_str(&text));
+                }
+            });
+        }
+        Ok(end)
     }
 }
 
-/// Posts the request; the status line and the answer, or why no answer
-/// came.
-async fn post(
-    url: &str,
-    req: &Job,
-    abort: &AbortSignal,
-) -> Result<(String, Option<ExecResponse>), JsValue> {
+/// Posts the request, asking for a stream.
+async fn post(url: &str, req: &Job, abort: &AbortSignal) -> Result<Response, JsValue> {
     let headers = Headers::new()?;
     headers.set("content-type", "application/json")?;
+    headers.set("accept", "text/event-stream")?;
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_headers(&headers);
     init.set_body(&request_body(req).into());
     init.set_signal(Some(abort));
     let window = web_sys::window().ok_or("no window")?;
-    let resp: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+    JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await?
-        .dyn_into()?;
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse().ok());
-    let http = resp.status();
-    let body = JsFuture::from(resp.text()?).await?.as_string();
-    Ok(match body.as_deref().and_then(parse_response) {
-        Some(answer) => (describe(http, retry_after, &answer), Some(answer)),
-        None => (
-            format!("✗ the server answered HTTP {http} {}", resp.status_text()),
-            None,
-        ),
-    })
+        .dyn_into()
 }
 
 /// What a failed fetch says: the browser's message ("Failed to fetch").
@@ -166,21 +225,24 @@ fn reason(error: &JsValue) -> String {
 }
 
 /// The status line: outcome and duration, or what went wrong.
-pub fn describe(http: u16, retry_after: Option<u64>, r: &ExecResponse) -> String {
-    match (http, r) {
-        (_, r) if r.ok => format!("✓ {} ms", r.duration),
-        (429, _) => format!(
+pub fn describe(http: u16, retry_after: Option<u64>, answer: &Answer) -> String {
+    let r = &answer.exec;
+    if r.ok {
+        format!("✓ {} ms", r.duration)
+    } else if http == 429 {
+        format!(
             "✗ the server is busy: try again in {} s",
             retry_after.unwrap_or(1)
-        ),
-        (
-            _,
-            ExecResponse {
-                error: Some(kind), ..
-            },
-        ) => format!("✗ {kind}: {}", r.stderr),
-        (_, r) if r.timed_out => "✗ timed out".into(),
-        (_, r) if r.truncated => "✗ output truncated".into(),
-        (_, r) => format!("✗ exit {}", r.exit_code.unwrap_or(-1)),
+        )
+    } else if let Some(kind) = &r.error {
+        format!("✗ {kind}: {}", r.stderr)
+    } else if let Some(why) = &r.reason_text {
+        format!("✗ {why}")
+    } else if r.timed_out {
+        "✗ timed out".into()
+    } else if r.truncated {
+        "✗ output truncated".into()
+    } else {
+        format!("✗ exit {}", r.exit_code.unwrap_or(-1))
     }
 }

@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use snipbox_widget::json::{Job, parse_response, request_body};
-use snipbox_widget::mount_blocks;
+use snipbox_widget::{mount_blocks, render};
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -220,13 +220,18 @@ fn answers_are_read_and_anything_else_is_not_an_answer() {
         timed_out: true,
         truncated: true,
         error: Some("busy".into()),
+        reason_text: Some("killed by SIGKILL".into()),
+        files_omitted: 3,
+        // Read by the widget, not shown: `reason`, `signal`; `files` are
+        // drawn from the answer's JSON (see below).
+        ..ExecResponse::default()
     };
     // As the server writes it.
     let body = serde_json::to_string(&answer).unwrap();
-    assert_eq!(parse_response(&body), Some(answer));
+    assert_eq!(parse_response(&body).map(|a| a.exec), Some(answer));
     let minimal = r#"{"id":"","ok":true,"duration":1,"stdout":"","stderr":""}"#;
     assert_eq!(
-        parse_response(minimal),
+        parse_response(minimal).map(|a| a.exec),
         Some(ExecResponse {
             ok: true,
             duration: 1,
@@ -243,4 +248,150 @@ fn answers_are_read_and_anything_else_is_not_an_answer() {
     ] {
         assert_eq!(parse_response(other), None, "{other}");
     }
+}
+
+/// A fresh element of the page to draw into.
+fn pane() -> web_sys::Element {
+    page("");
+    let div = document().create_element("div").unwrap();
+    document()
+        .get_element_by_id("fixture")
+        .unwrap()
+        .append_child(&div)
+        .unwrap();
+    div
+}
+
+/// What `render::more` draws for `answer` (JSON), as tag:text[attributes].
+fn drawn(table: bool, answer: &str) -> (bool, Vec<String>) {
+    let div = pane();
+    let answer = parse_response(answer).expect("an answer");
+    let tabled = render::more(&div, table, Some(&answer));
+    let all = div.query_selector_all("*").unwrap();
+    let parts = (0..all.length())
+        .map(|i| {
+            let el: web_sys::Element = all.item(i).unwrap().dyn_into().unwrap();
+            let attrs: Vec<String> = ["scope", "alt", "download", "src", "href"]
+                .iter()
+                .filter_map(|a| Some(format!("{a}={}", el.get_attribute(a)?)))
+                .collect();
+            let own = if el.child_element_count() == 0 {
+                el.text_content().unwrap_or_default()
+            } else {
+                String::new()
+            };
+            format!("{}:{own}{attrs:?}", el.tag_name().to_lowercase())
+        })
+        .collect();
+    (tabled, parts)
+}
+
+fn answer_with_stdout(stdout: &str) -> String {
+    let body =
+        serde_json::json!({"id": "", "ok": true, "duration": 1, "stdout": stdout, "stderr": ""});
+    body.to_string()
+}
+
+#[wasm_bindgen_test]
+fn a_json_array_of_objects_is_drawn_as_a_table_of_text() {
+    let (tabled, parts) = drawn(
+        true,
+        &answer_with_stdout(r#"[{"a": "<i>x</i>", "b": [1]}, {"c": null, "a": 2}]"#),
+    );
+    assert!(tabled);
+    assert_eq!(
+        parts,
+        [
+            "table:[]",
+            "thead:[]",
+            "tr:[]",
+            "th:a[\"scope=col\"]",
+            "th:b[\"scope=col\"]",
+            "th:c[\"scope=col\"]",
+            "tbody:[]",
+            "tr:[]",
+            "td:<i>x</i>[]",
+            "td:[1][]",
+            "td:[]",
+            "tr:[]",
+            "td:2[]",
+            "td:[]",
+            "td:null[]",
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
+fn anything_but_an_array_of_objects_is_no_table() {
+    for stdout in [
+        "not json",
+        "[1, 2]",
+        "[]",
+        "{\"a\": 1}",
+        "[{\"a\": 1}, [2]]",
+        "[{\"a\": 1}, null]",
+    ] {
+        assert_eq!(
+            drawn(true, &answer_with_stdout(stdout)),
+            (false, vec![]),
+            "{stdout}"
+        );
+    }
+    // And no table outside table mode.
+    assert_eq!(
+        drawn(false, &answer_with_stdout("[{\"a\": 1}]")),
+        (false, vec![])
+    );
+}
+
+#[wasm_bindgen_test]
+fn files_show_as_pictures_links_and_omissions() {
+    let answer = serde_json::json!({
+        "id": "python_run_1", "ok": false, "duration": 5, "stdout": "", "stderr": "",
+        "reason": "memory", "reason_text": "killed: over the sandbox's 128 MB memory limit",
+        "files": [
+            {"name": "plot.png", "type": "image/png", "size": 3, "data": "AAEC"},
+            {"name": "logo.svg", "type": "image/svg+xml", "size": 4, "data": "PHN2Zz4="},
+            {"name": "page.html", "type": "text/html", "size": 1500, "data": "PGI+"},
+            {"name": "huge.csv", "type": "text/csv", "size": 12_345_678, "omitted": true},
+        ],
+        "files_omitted": 2,
+    });
+    let parsed = parse_response(&answer.to_string()).unwrap();
+    assert_eq!(
+        parsed.exec.reason_text.as_deref(),
+        Some("killed: over the sandbox's 128 MB memory limit")
+    );
+    assert_eq!(
+        snipbox_widget::run::describe(200, None, &parsed),
+        "✗ killed: over the sandbox's 128 MB memory limit"
+    );
+    let (tabled, parts) = drawn(true, &answer.to_string());
+    assert!(!tabled);
+    assert_eq!(
+        parts,
+        [
+            "img:[\"alt=plot.png\", \"src=data:image/png;base64,AAEC\"]",
+            "img:[\"alt=logo.svg\", \"src=data:image/svg+xml;base64,PHN2Zz4=\"]",
+            "p:[]",
+            // Never opened as a page: offered as bytes.
+            "a:page.html[\"download=page.html\", \"href=data:application/octet-stream;base64,PGI+\"]",
+            "span: 1.5 kB[]",
+            "p:huge.csv (12.3 MB): not sent, over the sandbox's size limit for files[]",
+            "p:2 more files not sent: over the sandbox's limit on files[]",
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn table_mode_is_an_option_and_unknown_modes_are_named() {
+    page(
+        r#"<snip-box id="a" sandbox="python" output-mode="table">print(1)</snip-box>
+<snip-box id="b" sandbox="python" output-mode="grid">print(1)</snip-box>"#,
+    );
+    assert_eq!(text("#a .snipbox-status"), "");
+    assert_eq!(
+        text_until("#b .snipbox-status", |t| !t.is_empty()).await,
+        "✗ output-mode \"grid\" is not text, html, svg or table"
+    );
 }

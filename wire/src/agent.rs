@@ -38,6 +38,15 @@ pub const MAX_FRAME: usize = 64 * 1024;
 pub const MAX_HEADER: usize = 1024 * 1024;
 /// The time all `prepare` programs get together when [`Boot`] sets none.
 pub const DEFAULT_PREPARE_TIMEOUT_MS: u64 = 20_000;
+/// How often a server tells an idle agent it is still there.
+pub const KEEPALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
+/// An agent waiting for its job that hears nothing for this long exits: its
+/// server is gone (a container started after its server died waits on a
+/// stdin nobody will close).
+pub const IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// A keepalive: a job header of length 0.
+pub const KEEPALIVE: [u8; 4] = [0; 4];
+
 /// The environment variable that tells a prestarted program its go pipe.
 pub const GO_FD_ENV: &str = "SNIPBOX_GO_FD";
 /// The file descriptor of the go pipe in a prestarted program.
@@ -69,6 +78,20 @@ pub struct Boot {
     /// Where `prepare` and `prestart` run; empty is the agent's own working
     /// directory (the container's).
     pub workdir: String,
+    /// How long the agent waits for its job without hearing from the
+    /// server (not even a keepalive) before it exits; 0 means
+    /// [`IDLE_LIMIT`].
+    pub idle_limit_ms: u64,
+}
+
+impl Boot {
+    /// The idle limit this config sets.
+    pub fn idle_limit(&self) -> std::time::Duration {
+        match self.idle_limit_ms {
+            0 => IDLE_LIMIT,
+            ms => std::time::Duration::from_millis(ms),
+        }
+    }
 }
 
 impl Boot {
@@ -434,16 +457,29 @@ pub fn encode_job(job: &Job, contents: &[&[u8]], stdin: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Reads a job header from the agent's stdin; `Ok(None)` on a clean EOF
-/// (the server went away without sending a job).
-pub fn read_job_header(r: &mut impl Read) -> io::Result<Option<Job>> {
+/// What comes on the agent's stdin while it waits for its job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// The job's header; its files and stdin follow.
+    Job(Job),
+    /// The server is still there ([`KEEPALIVE`]).
+    KeepAlive,
+    /// A clean EOF: the server went away without sending a job.
+    End,
+}
+
+/// Reads the next thing on the agent's stdin: a job header, or a keepalive.
+pub fn read_incoming(r: &mut impl Read) -> io::Result<Incoming> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len) {
         Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Incoming::End),
         Err(e) => return Err(e),
     }
     let len = u32::from_be_bytes(len) as usize;
+    if len == 0 {
+        return Ok(Incoming::KeepAlive);
+    }
     if len > MAX_HEADER {
         return Err(io::Error::other(format!(
             "job header of {len} bytes is over the limit"
@@ -452,7 +488,7 @@ pub fn read_job_header(r: &mut impl Read) -> io::Result<Option<Job>> {
     let mut header = vec![0u8; len];
     r.read_exact(&mut header)?;
     serde_json::from_slice(&header)
-        .map(Some)
+        .map(Incoming::Job)
         .map_err(io::Error::other)
 }
 
@@ -544,10 +580,13 @@ mod tests {
             output_caps: OutputCaps::default(),
         };
         let bytes = encode_job(&job, &[b"print(1)"], b"hi");
-        let mut r = &bytes[..];
-        assert_eq!(read_job_header(&mut r).unwrap(), Some(job));
+        let mut with_keepalives = KEEPALIVE.to_vec();
+        with_keepalives.extend_from_slice(&bytes);
+        let mut r = &with_keepalives[..];
+        assert_eq!(read_incoming(&mut r).unwrap(), Incoming::KeepAlive);
+        assert_eq!(read_incoming(&mut r).unwrap(), Incoming::Job(job));
         assert_eq!(r, b"print(1)hi");
-        assert_eq!(read_job_header(&mut &b""[..]).unwrap(), None);
+        assert_eq!(read_incoming(&mut &b""[..]).unwrap(), Incoming::End);
     }
 
     #[test]
@@ -607,7 +646,10 @@ mod tests {
             prepare_timeout_ms: 5000,
             prestart: Some(vec!["python3".into(), "main.py".into()]),
             workdir: "/sandbox".into(),
+            idle_limit_ms: 1000,
         };
+        assert_eq!(boot.idle_limit(), std::time::Duration::from_secs(1));
+        assert_eq!(Boot::default().idle_limit(), IDLE_LIMIT);
         assert_eq!(Boot::from_arg(Some(&boot.to_arg())), Ok(boot));
         assert_eq!(Boot::from_arg(None), Ok(Boot::default()));
         assert_eq!(Boot::from_arg(Some("")), Ok(Boot::default()));

@@ -211,3 +211,61 @@ fn links_to_the_agent_in_a_container_are_never_followed_files_are_returned() {
         .collect();
     assert_eq!(files, [("real.bin", &b"made\n"[..])]);
 }
+
+#[test]
+fn a_container_started_with_nobody_attached_ends_by_itself() {
+    // As when a server dies between attaching to a container and starting
+    // it: stdin open, nobody writing, nobody closing it.
+    let boot = Boot {
+        idle_limit_ms: 1000,
+        ..boot()
+    };
+    let name = format!("snipbox-agent-test-{}", marker());
+    let started = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "-i",
+            "--name",
+            &name,
+            "--label",
+            "snipbox.agent-test=1",
+        ])
+        .args(["--network", "none", "--user", "65534:65534"])
+        .args([
+            "--volume",
+            &format!("{AGENT}:/usr/local/bin/snipbox-agent:ro"),
+        ])
+        .args([
+            "--entrypoint",
+            "/usr/local/bin/snipbox-agent",
+            IMAGE,
+            &boot.to_arg(),
+        ])
+        .output()
+        .expect("docker runs");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let t = Instant::now();
+    let running = || {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Running}}", &name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "true"
+    };
+    while running() && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ended = !running();
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    assert!(ended, "still waiting for a job after {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+}

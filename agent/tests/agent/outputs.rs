@@ -110,6 +110,7 @@ fn a_growing_file_is_read_at_most_one_byte_past_its_cap() {
     let mut agent = Agent::host(None);
     agent.expect_ready();
     agent.send(&encode(&job, &[], b""));
+    assert_eq!(agent.next().1, Frame::Started, "the job is acknowledged");
     assert_eq!(agent.next().1, Frame::Stdout(b"go\n".to_vec()));
     // Something the run left behind keeps writing while the agent reads.
     let stop = Arc::new(AtomicBool::new(false));

@@ -1,6 +1,6 @@
 //! `prepare`: programs run before `Ready`, whose daemons outlive the steps.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use snipbox_wire::agent::Boot;
 
@@ -132,4 +132,41 @@ fn a_huge_prepare_error_still_fits_in_a_frame() {
         "{}",
         &error[error.len() - 50..]
     );
+}
+
+#[test]
+fn an_agent_not_heard_from_gives_up_waiting_for_its_job() {
+    let boot = Boot {
+        idle_limit_ms: 400,
+        ..Boot::default()
+    };
+    let mut agent = Agent::host(Some(&boot));
+    agent.expect_ready();
+    let started = Instant::now();
+    let status = agent.wait_open();
+    assert!(status.success(), "{status}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(350) && waited < Duration::from_secs(3),
+        "exited after {waited:?}"
+    );
+}
+
+#[test]
+fn keepalives_hold_an_idle_agent_until_its_job_comes() {
+    let boot = Boot {
+        idle_limit_ms: 400,
+        ..Boot::default()
+    };
+    let mut agent = Agent::host(Some(&boot));
+    agent.expect_ready();
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(150));
+        agent.send(&snipbox_wire::agent::KEEPALIVE);
+    }
+    let dir = workdir();
+    let job = job(dir.path(), vec![sh("echo still here")]);
+    agent.send(&crate::common::encode(&job, &[], b""));
+    let out = agent.outcome(snipbox_wire::agent::OutputCaps::default());
+    assert_eq!(out.stdout, "still here\n");
 }

@@ -101,6 +101,11 @@ fn words(ending: Ending, limits: &Limits) -> Option<String> {
             let (name, what) = signal_name(n);
             format!("killed by {name} ({what})")
         }
+        Ending::SandboxEnded if limits.runtime.as_deref() == Some("runsc") => format!(
+            "the sandbox ended before the program did: under gVisor this is the program going \
+             over the sandbox's {} MB of memory, or stopping the process that runs it",
+            limits.memory_mb
+        ),
         Ending::SandboxEnded => {
             "the program ended its sandbox: it stopped the process that runs it".to_string()
         }

@@ -13,9 +13,11 @@ use tokio_util::task::TaskTracker;
 
 use super::spec::{LABEL_INSTANCE, LABEL_SERVER};
 
-/// How long a new container may take to start its agent; a container
-/// still "created" after this is nobody's launch any more.
+/// How long a new container may take to start its agent.
 pub(crate) const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// A launch starts its container within moments of creating it: one still
+/// "created" after this is nobody's (its server died in between).
+pub(crate) const CREATED_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -26,7 +28,12 @@ pub enum EngineError {
     #[error("sandbox image {image} is missing: run `make images` (or `snipbox images`)")]
     ImageMissing { image: String },
     #[error("the sandbox container stopped before the run finished")]
-    Lost { after_job: bool },
+    Lost {
+        /// The agent had acknowledged the job: what it ran ended it.
+        after_job: bool,
+        /// The engine says the kernel's OOM killer ended it.
+        oom_killed: bool,
+    },
     #[error("the sandbox agent failed: {0}")]
     Agent(String),
     #[error("the Docker API in front of the engine refused {call}: {fix}")]
@@ -203,7 +210,7 @@ impl Engine {
             .map_or(0, |d| d.as_secs() as i64);
         let stale = |c: &bollard::models::ContainerSummary| {
             c.state.as_ref().map(|s| s.to_string()).as_deref() != Some("created")
-                || now - c.created.unwrap_or(0) > LAUNCH_TIMEOUT.as_secs() as i64
+                || now - c.created.unwrap_or(0) > CREATED_GRACE.as_secs() as i64
         };
         let ids: Vec<String> = found
             .into_iter()

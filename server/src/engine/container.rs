@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::task::TaskTracker;
 
 use super::client::{Call, Engine, EngineError, LAUNCH_TIMEOUT, remove};
-use super::spec::{Owner, create_body};
+use super::spec::{Owner, auto_removes, create_body};
 use crate::sandbox::Sandbox;
 
 /// Past the run's own timeout, how long the agent gets to report before the
@@ -28,6 +28,7 @@ pub struct ContainerSpec {
     pub sandbox: String,
     pub image: String,
     body: ContainerCreateBody,
+    auto_removes: bool,
 }
 
 impl ContainerSpec {
@@ -36,6 +37,7 @@ impl ContainerSpec {
             sandbox: sandbox.name.clone(),
             image: sandbox.image(),
             body: create_body(sandbox),
+            auto_removes: auto_removes(sandbox),
         }
     }
 }
@@ -110,7 +112,8 @@ impl Container {
             sandbox: &spec.sandbox,
             run: &token,
         };
-        let removal = create(engine, &docker, spec, &owner).await?;
+        let mut removal = create(engine, &docker, spec, &owner).await?;
+        removal.auto_removed = spec.auto_removes;
         let options = AttachContainerOptionsBuilder::new()
             .stdin(true)
             .stdout(true)
@@ -200,10 +203,27 @@ impl Container {
         }
     }
 
-    /// Resolves when an idle container does anything at all: an idle agent
-    /// is silent, so any output or the end of the stream means it is unusable.
-    pub async fn until_unusable(&mut self) {
-        let _ = self.output.next().await;
+    /// Holds an idle container until `taken` says (`Some(true)`: taken;
+    /// `Some(false)`: given up) or until it is unusable (`None`): an idle
+    /// agent is silent, so any output or the end of the stream means it is
+    /// gone. Meanwhile its agent hears a keepalive now and then, without
+    /// which it exits (see [`agent::IDLE_LIMIT`]).
+    pub async fn idle(&mut self, mut taken: tokio::sync::oneshot::Receiver<()>) -> Option<bool> {
+        let mut keepalive = tokio::time::interval(agent::KEEPALIVE_EVERY);
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                r = &mut taken => return Some(r.is_ok()),
+                _ = self.output.next() => return None,
+                _ = keepalive.tick() => {
+                    let sent = self.input.write_all(&agent::KEEPALIVE).await;
+                    if sent.and(self.input.flush().await).is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 
     /// Hands the agent its job and collects the answer, sending output to
@@ -224,6 +244,12 @@ impl Container {
             tokio::time::timeout_at(deadline, self.exchange(job, &mut out, chunks)).await;
         match exchanged {
             Err(_) => out.timed_out = true,
+            Ok(Err(EngineError::Lost { after_job, .. })) => {
+                return Err(EngineError::Lost {
+                    after_job,
+                    oom_killed: self.removal.oom_killed().await,
+                });
+            }
             Ok(Err(e)) => return Err(e),
             Ok(Ok(())) => {}
         }
@@ -248,7 +274,10 @@ impl Container {
     ) -> Result<(), EngineError> {
         let sent = self.input.write_all(&job.bytes).await;
         if sent.and(self.input.flush().await).is_err() {
-            return Err(EngineError::Lost { after_job: false });
+            return Err(EngineError::Lost {
+                after_job: false,
+                oom_killed: false,
+            });
         }
         if let Some(tx) = chunks {
             let _ = tx.send(Chunk::Started(self.token.clone()));
@@ -276,13 +305,19 @@ impl Container {
                 Some(Frame::Exit(exit)) => {
                     out.exit = Some(exit);
                     out.files = files.finish().map_err(protocol)?;
-                    self.removal.self_removing = true;
+                    // The agent exits now: the engine removes what it may.
+                    self.removal.self_removing = self.removal.auto_removed;
                     return Ok(());
                 }
                 Some(Frame::Ready(_)) => {
                     return Err(EngineError::Agent("unexpected ready frame".into()));
                 }
-                None => return Err(EngineError::Lost { after_job: started }),
+                None => {
+                    return Err(EngineError::Lost {
+                        after_job: started,
+                        oom_killed: false,
+                    });
+                }
             };
             // The agent caps output itself; this holds even if the program
             // managed to speak in the agent's name.
@@ -322,6 +357,7 @@ async fn create(
             id: c.id,
             docker: creator,
             tracker,
+            auto_removed: true,
             self_removing: false,
         });
         // Unsent (the launch was cancelled): dropped here, which removes it.
@@ -338,9 +374,30 @@ struct Removal {
     id: String,
     docker: Docker,
     tracker: TaskTracker,
+    /// The engine removes the container when it exits (auto-remove).
+    auto_removed: bool,
     /// The agent reported and exits by itself, and the engine removes the
     /// container then (auto-remove): a removal call would only add work.
     self_removing: bool,
+}
+
+impl Removal {
+    /// Whether the engine says the kernel's OOM killer ended the container
+    /// (false when it cannot tell, or the container is gone already). The
+    /// engine records it as it handles the exit: wait for that, briefly.
+    async fn oom_killed(&self) -> bool {
+        for _ in 0..20 {
+            let Ok(c) = self.docker.inspect_container(&self.id, None).await else {
+                return false;
+            };
+            let state = c.state.unwrap_or_default();
+            if state.running != Some(true) {
+                return state.oom_killed.unwrap_or(false);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
 }
 
 impl Drop for Removal {

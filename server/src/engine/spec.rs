@@ -90,7 +90,13 @@ pub fn boot(sandbox: &Sandbox) -> Option<Boot> {
         prepare_timeout_ms: sandbox.limits.prepare_timeout_ms,
         prestart,
         workdir: sandbox.workdir.clone(),
+        ..Boot::default()
     })
+}
+
+/// Whether the engine removes the sandbox's containers when they exit.
+pub fn auto_removes(sandbox: &Sandbox) -> bool {
+    sandbox.limits.runtime.as_deref() != Some("runsc")
 }
 
 fn host_config(sandbox: &Sandbox) -> HostConfig {
@@ -127,8 +133,11 @@ fn host_config(sandbox: &Sandbox) -> HostConfig {
             config: None,
         }),
         // If the server dies, the agent sees its stdin close and exits;
-        // the engine then removes the container by itself.
-        auto_remove: Some(true),
+        // the engine then removes the container by itself. Not under
+        // gVisor: there a memory kill ends the whole sandbox, and only the
+        // engine's record of the exited container (removed by the server
+        // once read, or by the next start's sweep) can tell.
+        auto_remove: Some(auto_removes(sandbox)),
         ..Default::default()
     }
 }
@@ -243,6 +252,7 @@ mod tests {
         gvisor.limits.runtime = Some("runsc".into());
         let h = create_body(&gvisor).host_config.unwrap();
         assert_eq!(h.runtime.as_deref(), Some("runsc"));
+        assert_eq!(h.auto_remove, Some(false), "kept to read a memory kill");
     }
 
     #[test]

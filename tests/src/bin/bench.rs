@@ -7,85 +7,18 @@
 //! Also: time from server start until the pools are full, memory per idle
 //! warm container, failures and leaked containers (both must be 0).
 
-use std::future::Future;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use snipbox_tests::measure::{Cell, measure, paced};
 use snipbox_tests::{Server, containers, eventually, request};
-use tokio::sync::Semaphore;
 
 const CODE: &str = "print(1)";
 
-/// Requests per cell, and the time after which a cell stops early.
-const REQUESTS: usize = 200;
-const CELL_TIME: Duration = Duration::from_secs(25);
 const CONCURRENCY: [usize; 3] = [1, 4, 16];
 /// Runs at a reader's pace, each after a pause.
 const PACED_RUNS: usize = 40;
 const PACE: Duration = Duration::from_millis(300);
-
-#[derive(Default)]
-struct Cell {
-    latencies: Vec<Duration>,
-    failures: usize,
-    elapsed: Duration,
-}
-
-impl Cell {
-    fn pct(&self, p: f64) -> f64 {
-        let mut l = self.latencies.clone();
-        l.sort();
-        if l.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((l.len() as f64 - 1.0) * p).round() as usize;
-        l[i].as_secs_f64() * 1000.0
-    }
-
-    fn throughput(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-/// Runs `op` `REQUESTS` times (or for `CELL_TIME`) with `concurrency` in flight.
-async fn measure<F, Fut>(concurrency: usize, op: F) -> Cell
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
-{
-    let op = Arc::new(op);
-    let gate = Arc::new(Semaphore::new(concurrency));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..REQUESTS {
-        let permit = gate.clone().acquire_owned().await.expect("open");
-        if started.elapsed() > CELL_TIME {
-            break;
-        }
-        let op = op.clone();
-        tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let r = op().await;
-            drop(permit);
-            (t.elapsed(), r)
-        }));
-    }
-    let mut cell = Cell::default();
-    for t in tasks {
-        match t.await.expect("task") {
-            (d, Ok(())) => cell.latencies.push(d),
-            (_, Err(e)) => {
-                if cell.failures == 0 {
-                    eprintln!("  failure: {e}");
-                }
-                cell.failures += 1;
-            }
-        }
-    }
-    cell.elapsed = started.elapsed();
-    cell
-}
 
 async fn via_server(client: reqwest::Client, url: String) -> Result<(), String> {
     let resp = client
@@ -214,9 +147,10 @@ async fn main() {
     let mut rows: Vec<(&str, Vec<Cell>)> = Vec::new();
     let mut leaked = 0;
 
-    // (a) warm pools. Pools sized so that concurrency 16 rarely finds them empty.
+    // (a) warm pools, a fixed two per sandbox.
     let started = Instant::now();
     let warm = Server::start(&[("SNIPBOX_POOL", "2")]);
+    let sandboxes = warm.sandboxes().await.len();
     let metrics_url = warm.url("/metrics");
     let full = loop {
         let m = reqwest::get(&metrics_url)
@@ -225,7 +159,7 @@ async fn main() {
             .text()
             .await
             .expect("text");
-        if warm_total(&m) >= 10 {
+        if warm_total(&m) >= 2 * sandboxes {
             break started.elapsed();
         }
         assert!(
@@ -242,15 +176,8 @@ async fn main() {
     }
     rows.push(("(a) snipbox, warm pools", cells));
     // A reader's pace: one run, then a pause in which the pool refills.
-    let mut paced = Cell::default();
-    for _ in 0..PACED_RUNS {
-        tokio::time::sleep(PACE).await;
-        let t = Instant::now();
-        match via_server(client.clone(), warm.url("/v1/exec")).await {
-            Ok(()) => paced.latencies.push(t.elapsed()),
-            Err(_) => paced.failures += 1,
-        }
-    }
+    let url = warm.url("/v1/exec");
+    let paced = paced(PACED_RUNS, PACE, || via_server(client.clone(), url.clone())).await;
     let instance = warm.instance.clone();
     warm.stop(Duration::from_secs(30));
     leaked += leaked_containers(&instance);
@@ -343,7 +270,7 @@ async fn main() {
         paced.pct(0.5) / d[0].pct(0.5)
     );
     println!(
-        "server start until pools full:          {} ms (5 sandboxes x 2)",
+        "server start until pools full:          {} ms ({sandboxes} sandboxes x 2)",
         full.as_millis()
     );
     if !memory.is_empty() {

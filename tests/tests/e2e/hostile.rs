@@ -1,17 +1,20 @@
 //! Programs that attack the sandbox, named after the attack.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use snipbox_tests::{request, run_container_gone, shared};
 
 #[tokio::test]
 async fn infinite_loop_times_out() {
-    let started = Instant::now();
+    shared().wait_warm("python").await;
     let r = shared().exec(&request("python", "while True: pass")).await;
-    let took = started.elapsed();
-    // python's timeout is the default, 5 s.
-    assert!(took < Duration::from_secs(6), "answered after {took:?}");
-    assert!(took >= Duration::from_secs(5), "answered after {took:?}");
+    let limit = snipbox_tests::limit("python", "timeout_ms") as u64;
+    let took = Duration::from_millis(r.duration);
+    assert!(
+        took < Duration::from_millis(limit + 1000),
+        "ended after {took:?}"
+    );
+    assert!(took >= Duration::from_millis(limit), "ended after {took:?}");
     assert!(r.timed_out && !r.ok, "{r:?}");
     assert!(
         r.stderr.ends_with("code execution timeout"),
@@ -72,8 +75,14 @@ async fn memory_bomb_is_contained() {
         ))
         .await;
     assert!(!r.ok && !r.timed_out, "{r:?}");
-    // Killed by the kernel's OOM killer (SIGKILL), or MemoryError.
-    assert!(matches!(r.exit_code, Some(137) | Some(1)), "{r:?}");
+    if snipbox_tests::gvisor() && r.reason.as_deref() == Some("sandbox_ended") {
+        // Under gVisor the host's OOM killer ends the sandbox's kernel, and
+        // the engine does not always record it: the words say both.
+        assert!(r.reason_text.unwrap().contains("memory"));
+    } else {
+        // Killed by the kernel's OOM killer (SIGKILL), or MemoryError.
+        assert!(matches!(r.exit_code, Some(137) | Some(1)), "{r:?}");
+    }
     assert!(run_container_gone(&r.id));
     assert!(
         shared().exec(&request("python", "print(1)")).await.ok,
@@ -83,16 +92,18 @@ async fn memory_bomb_is_contained() {
 
 #[tokio::test]
 async fn fork_bomb_is_contained() {
-    let started = Instant::now();
     let bomb =
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n";
     let r = shared().exec(&request("python", bomb)).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "took {:?}: {r:?}",
-        started.elapsed()
-    );
-    assert!(r.timed_out && !r.ok, "{r:?}");
+    let limit = snipbox_tests::limit("python", "timeout_ms") as u64;
+    assert!(r.duration < limit + 1000, "took {} ms: {r:?}", r.duration);
+    if snipbox_tests::gvisor() {
+        // Under gVisor the sandbox's kernel needs host threads of its own:
+        // at the pids limit it ends, and the answer says the sandbox ended.
+        assert!(!r.ok && r.reason.is_some(), "{r:?}");
+    } else {
+        assert!(r.timed_out && !r.ok, "{r:?}");
+    }
     assert!(run_container_gone(&r.id));
     assert!(
         shared().exec(&request("shell", "echo alive")).await.ok,
@@ -102,10 +113,11 @@ async fn fork_bomb_is_contained() {
 
 #[tokio::test]
 async fn no_network_interface_but_loopback() {
+    // Asked of the kernel (gVisor has no /sys/class/net).
     let r = shared()
         .exec(&request(
             "python",
-            "import os\nprint(sorted(os.listdir('/sys/class/net')))",
+            "import socket\nprint(sorted(name for _, name in socket.if_nameindex()))",
         ))
         .await;
     assert_eq!(r.stdout, "['lo']\n", "{r:?}");
@@ -113,28 +125,29 @@ async fn no_network_interface_but_loopback() {
 
 #[tokio::test]
 async fn root_filesystem_is_read_only() {
+    // /var/tmp is writable by anyone (mode 1777) on the image's own
+    // filesystem: only a read-only root refuses it.
     let r = shared()
         .exec(&request(
             "shell",
-            "touch /usr/pwned; echo $?; touch ./scratch && echo scratch ok",
+            "stat -c %a /var/tmp; touch /var/tmp/pwned; echo $?; touch ./scratch && echo scratch ok",
         ))
         .await;
     assert!(r.stderr.contains("Read-only file system"), "{r:?}");
-    assert_eq!(r.stdout, "1\nscratch ok\n");
+    assert_eq!(r.stdout, "1777\n1\nscratch ok\n");
 }
 
 #[tokio::test]
 async fn program_does_not_run_as_root() {
+    // PR_GET_NO_NEW_PRIVS (39) asked of the kernel, as gVisor does not
+    // show the flag in /proc.
     let r = shared()
         .exec(&request(
-            "shell",
-            "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status",
+            "python",
+            "import ctypes, os\nprint(os.getuid(), os.geteuid())\nprint(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\nprint(ctypes.CDLL(None).prctl(39, 0, 0, 0, 0))",
         ))
         .await;
-    assert_eq!(
-        r.stdout, "1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n",
-        "{r:?}"
-    );
+    assert_eq!(r.stdout, "1000 1000\n0000000000000000\n1\n", "{r:?}");
 }
 
 #[tokio::test]

@@ -28,10 +28,11 @@ time.sleep(4)",
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_finishes_runs_in_flight_and_removes_every_container() {
-    let server = Server::start(&[]);
-    // Five sandboxes, two warm containers each.
+    let server = Server::start(&[("SNIPBOX_POOL", "1")]);
+    let sandboxes = server.sandboxes().await.len();
     assert!(
-        eventually(Duration::from_secs(60), || server.containers().len() >= 10),
+        eventually(Duration::from_secs(60), || server.containers().len()
+            >= sandboxes),
         "pools did not fill"
     );
     let run = server.spawn_exec(request("shell", "sleep 2; echo finished"));
@@ -89,9 +90,10 @@ async fn start_up_removes_what_a_killed_server_left() {
     assert_eq!(second.instance, instance);
     // The stray is removed at start-up; the killed server's running
     // containers end by themselves (their attach stream closed), the last
-    // when its `sleep 4` does.
+    // when its `sleep 4` does; what it created but never started is removed
+    // by the second server's sweep once it is clearly nobody's (10 s).
     assert!(
-        eventually(Duration::from_secs(10), || second.containers().is_empty()),
+        eventually(Duration::from_secs(30), || second.containers().is_empty()),
         "left over: {:?}",
         second.containers()
     );
@@ -139,4 +141,23 @@ async fn sigterm_under_load_answers_every_request_and_leaves_nothing() {
         "snipbox.instance={instance}"
     ))
     .is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_starting_leaves_nothing() {
+    // Pools start filling before the server listens: a SIGTERM in that
+    // window must still end gracefully, with every container removed.
+    for delay in [50, 300, 900] {
+        let server = Server::spawn(&[("SNIPBOX_POOL", "2")]);
+        std::thread::sleep(Duration::from_millis(delay));
+        let instance = server.instance.clone();
+        let status = server.stop(Duration::from_secs(30));
+        assert!(status.success(), "exit status {status} after {delay} ms");
+        let label = format!("snipbox.instance={instance}");
+        assert!(
+            eventually(Duration::from_secs(10), || containers(&label).is_empty()),
+            "left after a SIGTERM at {delay} ms: {:?}",
+            containers(&label)
+        );
+    }
 }

@@ -152,3 +152,23 @@ async fn every_pool_together_stays_within_the_budget() {
     // A run still works: it starts its own container when none is warm.
     assert!(server.exec(&request("sqlite", "select 1;")).await.ok);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_warm_containers_are_kept_alive_past_the_agents_idle_limit() {
+    // An agent that hears nothing for a minute exits (it would otherwise
+    // wait for ever if its server died); the pool's keepalives hold it.
+    let server = Server::start(&[("SNIPBOX_POOL", "1")]);
+    assert!(
+        eventually(Duration::from_secs(60), || warm(&server, "python") == 1),
+        "pool did not fill"
+    );
+    let before = server.containers();
+    tokio::time::sleep(snipbox_wire::agent::IDLE_LIMIT + Duration::from_secs(10)).await;
+    let after = server.containers();
+    assert_eq!(before.len(), after.len());
+    assert!(
+        before.iter().all(|id| after.contains(id)),
+        "warm containers were replaced: {before:?} then {after:?}"
+    );
+    assert!(server.exec(&request("python", "print(1)")).await.ok);
+}

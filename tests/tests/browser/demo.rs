@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use snipbox_tests::Server;
-use snipbox_tests::browser::{browser, click, text_until};
+use snipbox_tests::browser::{Fixture, click, text_until};
 
 /// What an example prints when run.
 enum Shows {
@@ -15,6 +15,8 @@ enum Shows {
     /// An SVG picture in a sandboxed frame: its source contains this, and it
     /// draws so many rectangles.
     Svg(&'static str, usize),
+    /// A table: these header and data cells, row by row.
+    Table(&'static [&'static [&'static str]]),
 }
 
 /// One example of the demo page: the id of its block, the element that
@@ -92,6 +94,15 @@ const EXAMPLES: &[Example] = &[
         ),
     },
     Example {
+        id: "py-table",
+        tag: "snip-box",
+        shows: Shows::Table(&[
+            &["title", "year", "pages"],
+            &["Kindred", "1979", "264"],
+            &["The Dispossessed", "1974", "387"],
+        ]),
+    },
+    Example {
         id: "js-stdin",
         tag: "pre",
         shows: Shows::Text("3 books, 856 pages\nlongest: 387 pages"),
@@ -113,20 +124,13 @@ const EXAMPLES: &[Example] = &[
     },
 ];
 
-/// Runs `script` in the page and returns its JSON result.
-async fn eval(client: &Client, script: &str) -> serde_json::Value {
-    client.execute(script, vec![]).await.unwrap()
-}
-
 /// Waits for the loader's `snipbox:mounted` (the page records its count on
 /// `<html>`) and returns how many snippets it mounted.
-async fn mounted(client: &Client) -> u64 {
+async fn mounted(page: &Fixture) -> u64 {
     for _ in 0..300 {
-        let count = eval(
-            client,
-            "return document.documentElement.dataset.snipboxMounted || null",
-        )
-        .await;
+        let count = page
+            .eval("return document.documentElement.dataset.snipboxMounted || null")
+            .await;
         if let Some(n) = count.as_str().and_then(|n| n.parse().ok()) {
             return n;
         }
@@ -144,27 +148,23 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
         .text()
         .await
         .unwrap();
-    let (_driver, client, _profile) = browser().await;
-    client.goto(&server.url("/demo")).await.unwrap();
+    let page = Fixture::open(&server.url("/demo")).await;
+    let client = &page.client;
 
-    assert_eq!(mounted(&client).await, EXAMPLES.len() as u64);
+    assert_eq!(mounted(&page).await, EXAMPLES.len() as u64);
     let runs = client.find_all(Locator::Css(".snipbox-run")).await.unwrap();
     assert_eq!(runs.len(), EXAMPLES.len());
-    let ids = eval(
-        &client,
-        "return [...document.querySelectorAll('.snipbox')].map((s) => s.parentElement.id)",
-    )
-    .await;
+    let ids = page
+        .eval("return [...document.querySelectorAll('.snipbox')].map((s) => s.parentElement.id)")
+        .await;
     let want: Vec<&str> = EXAMPLES.iter().map(|e| e.id).collect();
     assert_eq!(ids, serde_json::json!(want), "the examples, in page order");
 
     // Each example's HTML beside it, exactly as the page's file has it; the
     // setup's shows the loader.
-    let sources = eval(
-        &client,
-        "return [...document.querySelectorAll('.demo-source')].map((p) => p.textContent)",
-    )
-    .await;
+    let sources = page
+        .eval("return [...document.querySelectorAll('.demo-source')].map((p) => p.textContent)")
+        .await;
     let sources: Vec<&str> = sources
         .as_array()
         .unwrap()
@@ -193,8 +193,8 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
     // Every example runs in its sandbox and shows what the tutorial says.
     for example in EXAMPLES {
         let id = example.id;
-        click(&client, &format!("#{id} .snipbox-run")).await;
-        let status = text_until(&client, &format!("#{id} .snipbox-status"), |t| {
+        click(client, &format!("#{id} .snipbox-run")).await;
+        let status = text_until(client, &format!("#{id} .snipbox-status"), |t| {
             t.starts_with('✓') || t.starts_with('✗')
         })
         .await;
@@ -209,8 +209,18 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
         match example.shows {
             Shows::Text(want) => {
                 let stdout =
-                    text_until(&client, &format!("#{id} .snipbox-stdout"), |t| t == want).await;
+                    text_until(client, &format!("#{id} .snipbox-stdout"), |t| t == want).await;
                 assert_eq!(stdout, want, "#{id}");
+            }
+            Shows::Table(rows) => {
+                text_until(client, &format!("#{id} .snipbox-table"), |_| true).await;
+                let cells = page
+                    .eval(&format!(
+                        "return [...document.querySelectorAll('#{id} .snipbox-table tr')]
+                           .map((r) => [...r.children].map((c) => c.textContent))"
+                    ))
+                    .await;
+                assert_eq!(cells, serde_json::json!(rows), "#{id}");
             }
             Shows::Svg(part, rects) => {
                 let frame = client
@@ -229,5 +239,5 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
         }
     }
 
-    client.close().await.unwrap();
+    page.close().await;
 }

@@ -1,0 +1,328 @@
+//! `make bench`, second part: what each feature costs, next to its
+//! baseline in the same run on the same machine.
+//!
+//! 1. A burst of 16 simultaneous runs after a quiet minute: pools that
+//!    follow demand against a fixed pool of two per sandbox.
+//! 2. A matplotlib plot saved as PNG: python-data with its preloaded
+//!    interpreter, without it, and the same script in an already running
+//!    container, with the plotting code's own time after its imports.
+//! 3. gVisor (when the engine has runsc): warm latency at a reader's pace
+//!    and containers started per second, runc against runsc.
+//! 4. Streaming: time to the first output of a program that prints, then
+//!    sleeps, streamed against plain; and how soon a closed stream's
+//!    container is gone.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use snipbox_tests::measure::{Cell, measure, paced};
+use snipbox_tests::{Server, SseReader, client, containers, request, token};
+use snipbox_wire::api::ExecResponse;
+
+const PACE: Duration = Duration::from_millis(300);
+
+/// Runs `code` in `sandbox` on `server`; the answer, or why there is none.
+async fn run(server: &str, sandbox: &str, code: &str) -> Result<ExecResponse, String> {
+    let resp = client()
+        .post(format!("{server}/v1/exec"))
+        .json(&request(sandbox, code))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let r: ExecResponse = resp.json().await.map_err(|e| e.to_string())?;
+    match r.ok {
+        true => Ok(r),
+        false => Err(format!(
+            "{} failed: {:?}",
+            r.id,
+            r.reason_text.unwrap_or(r.stderr)
+        )),
+    }
+}
+
+async fn warm_server(env: &[(&str, &str)]) -> Server {
+    let server = Server::start(env);
+    server.wait_warm("python").await;
+    server
+}
+
+/// 16 runs at once; the cell of their latencies.
+async fn sixteen_at_once(server: &Server) -> Cell {
+    let base = server.base.clone();
+    let started = Instant::now();
+    let runs: Vec<_> = (0..16)
+        .map(|_| {
+            let base = base.clone();
+            tokio::spawn(async move {
+                let t = Instant::now();
+                run(&base, "python", "print(1)").await.map(|_| t.elapsed())
+            })
+        })
+        .collect();
+    let mut cell = Cell::default();
+    for r in runs {
+        match r.await.expect("task") {
+            Ok(d) => cell.latencies.push(d),
+            Err(e) => {
+                eprintln!("  failure: {e}");
+                cell.failures += 1;
+            }
+        }
+    }
+    cell.elapsed = started.elapsed();
+    cell
+}
+
+async fn bursts() {
+    let adaptive = warm_server(&[]).await;
+    let fixed = warm_server(&[("SNIPBOX_POOL", "2")]).await;
+    println!("  a quiet minute…");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let a = sixteen_at_once(&adaptive).await;
+    let f = sixteen_at_once(&fixed).await;
+    println!();
+    println!("A burst of 16 runs of Python `print(1)` after a quiet minute (ms):");
+    println!();
+    println!("| pools | answered | p50 | p99 | max |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (name, c) in [
+        ("following demand (pool_min 1, pool 4)", &a),
+        ("fixed, 2 per sandbox", &f),
+    ] {
+        println!(
+            "| {name} | {}/16 | {:.0} | {:.0} | {:.0} |",
+            c.latencies.len(),
+            c.pct(0.5),
+            c.pct(0.99),
+            c.pct(1.0)
+        );
+    }
+}
+
+const PLOT: &str = r#"import time
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+t = time.perf_counter()
+plt.plot(range(100), [i * i for i in range(100)])
+plt.savefig("plot.png")
+print(f"{(time.perf_counter() - t) * 1000:.2f}")
+"#;
+
+/// A copy of the sandboxes whose python-data does not prestart.
+fn without_preload() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = snipbox_tests::root().join("sandboxes");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", src.display()))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let toml = dir.path().join("python-data/sandbox.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("prestart = true", "prestart = false")).unwrap();
+    dir
+}
+
+/// Paced runs of the plot: the client's latencies and the plotting code's
+/// own times (what the script printed), both p50 in ms.
+async fn plot_runs(server: &Server) -> (Cell, f64) {
+    server.wait_warm("python-data").await;
+    let own = std::sync::Mutex::new(Vec::new());
+    let cell = paced(20, Duration::from_millis(800), || async {
+        let r = run(&server.base, "python-data", PLOT).await?;
+        own.lock()
+            .unwrap()
+            .push(r.stdout.trim().parse::<f64>().unwrap_or(f64::NAN));
+        Ok(())
+    })
+    .await;
+    let mut own = own.into_inner().unwrap();
+    own.sort_by(f64::total_cmp);
+    (cell, own.get(own.len() / 2).copied().unwrap_or(f64::NAN))
+}
+
+/// The median wall time of `docker exec` of `args` in `container`, in ms.
+fn exec_ms(container: &str, args: &[&str], stdin: &str) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let mut child = Command::new("docker")
+            .args(["exec", "-i", container])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+async fn plots() {
+    let with = Server::start(&[]);
+    let (preloaded, own) = plot_runs(&with).await;
+    let copy = without_preload();
+    let sandboxes = copy.path().to_str().unwrap().to_string();
+    let without = Server::start(&[("SNIPBOX_SANDBOXES", &sandboxes)]);
+    let (plain, _) = plot_runs(&without).await;
+    let image = format!(
+        "{}/python-data:latest",
+        std::env::var("SNIPBOX_IMAGE_REPOSITORY").unwrap_or("snipbox".into())
+    );
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--rm",
+            "--label",
+            "snipbox.bench=1",
+            "-w",
+            "/tmp",
+        ])
+        .args(["--entrypoint", "sleep", &image, "300"])
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let script = exec_ms(&id, &["python3", "-"], PLOT);
+    let nothing = exec_ms(&id, &["true"], "");
+    let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+    println!();
+    println!("A matplotlib line plot saved as PNG, python-data (ms, p50):");
+    println!();
+    println!("| way | p50 |");
+    println!("| --- | ---: |");
+    println!(
+        "| snipbox, warm, preloaded interpreter | {:.0} |",
+        preloaded.pct(0.5)
+    );
+    println!(
+        "| snipbox, warm, without the preload | {:.0} |",
+        plain.pct(0.5)
+    );
+    println!(
+        "| the script in a running container (docker exec, minus exec of `true`: {script:.0} - {nothing:.0}) | {:.0} |",
+        script - nothing
+    );
+    println!("| the plotting code's own time after its imports | {own:.1} |");
+    println!();
+    println!(
+        "preloaded p50 / plotting code's own time: {:.2}  (target at most 1.5)",
+        preloaded.pct(0.5) / own
+    );
+}
+
+async fn runtimes() {
+    let info = Command::new("docker")
+        .args(["info", "--format", "{{json .Runtimes}}"])
+        .output()
+        .unwrap();
+    if !String::from_utf8_lossy(&info.stdout).contains("\"runsc\"") {
+        println!("\ngVisor: runsc is not registered with this engine (scripts/gvisor.sh)");
+        return;
+    }
+    println!();
+    println!("Python `print(1)` under runc and under gVisor (runsc):");
+    println!();
+    println!(
+        "| runtime | warm p50, one run every 300 ms (ms) | warm p99 | containers started per second (pools off, c=4) |"
+    );
+    println!("| --- | ---: | ---: | ---: |");
+    for runtime in ["runc", "runsc"] {
+        let warm = Server::start(&[("SNIPBOX_RUNTIME", runtime)]);
+        warm.wait_warm("python").await;
+        let base = warm.base.clone();
+        let paced = paced(40, PACE, || async {
+            run(&base, "python", "print(1)").await.map(drop)
+        })
+        .await;
+        drop(warm);
+        let cold = Server::start(&[("SNIPBOX_RUNTIME", runtime), ("SNIPBOX_POOL", "0")]);
+        let base = cold.base.clone();
+        let rate = measure(4, move || {
+            let base = base.clone();
+            async move { run(&base, "python", "print(1)").await.map(drop) }
+        })
+        .await;
+        println!(
+            "| {runtime} | {:.1} | {:.1} | {:.1} |",
+            paced.pct(0.5),
+            paced.pct(0.99),
+            rate.throughput()
+        );
+    }
+}
+
+async fn streaming() {
+    let server = Server::start(&[]);
+    server.wait_warm("python").await;
+    let code = "import time\nprint('first', flush=True)\ntime.sleep(1)\nprint('second')";
+    let plain = paced(10, PACE, || async {
+        run(&server.base, "python", code).await.map(drop)
+    })
+    .await;
+    let first = paced(10, PACE, || async {
+        let mut events = SseReader::new(server.post_stream(&request("python", code)).await);
+        while let Some(e) = events.next().await {
+            if e.event == "stdout" {
+                return Ok(());
+            }
+        }
+        Err("no output event".to_string())
+    })
+    .await;
+    let mut gone = Cell::default();
+    for _ in 0..10 {
+        tokio::time::sleep(PACE).await;
+        let req = request(
+            "python",
+            "import time\nprint('up', flush=True)\ntime.sleep(30)",
+        );
+        let mut events = SseReader::new(server.post_stream(&req).await);
+        let start = events.next().await.expect("start");
+        let label = format!(
+            "snipbox.run={}",
+            token(start.json()["id"].as_str().unwrap())
+        );
+        while events.next().await.is_some_and(|e| e.event != "stdout") {}
+        let t = Instant::now();
+        drop(events);
+        while !containers(&label).is_empty() {}
+        gone.latencies.push(t.elapsed());
+    }
+    println!();
+    println!("A program that prints, then sleeps 1 s (ms, p50):");
+    println!();
+    println!("| way | first output |");
+    println!("| --- | ---: |");
+    println!(
+        "| streamed (`Accept: text/event-stream`) | {:.0} |",
+        first.pct(0.5)
+    );
+    println!("| plain JSON answer | {:.0} |", plain.pct(0.5));
+    println!();
+    println!(
+        "a closed stream's container gone after: p50 {:.0} ms, max {:.0} ms (polling the engine)",
+        gone.pct(0.5),
+        gone.pct(1.0)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    streaming().await;
+    runtimes().await;
+    plots().await;
+    bursts().await;
+}
