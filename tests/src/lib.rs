@@ -599,3 +599,30 @@ pub fn host_cpu_ns(container: &str) -> u64 {
     }
     panic!("no CPU accounting for {container}: {cgroups}");
 }
+
+/// A copy of the repository's sandbox definitions with some limits
+/// changed: `(sandbox, key, value)`. Keep it while the server runs.
+pub fn sandboxes_with(limits: &[(&str, &str, toml::Value)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", root().join("sandboxes").display()))
+        .arg(dir.path())
+        .status()
+        .expect("cp runs");
+    assert!(status.success());
+    for (sandbox, key, value) in limits {
+        let path = dir.path().join(sandbox).join("sandbox.toml");
+        let mut table: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let section = table
+            .entry("limits")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        section
+            .as_table_mut()
+            .expect("a [limits] table")
+            .insert(key.to_string(), value.clone());
+        std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+    }
+    dir
+}
