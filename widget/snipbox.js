@@ -104,8 +104,7 @@ const scan = () => {
     const code = isCode ? el : pre.querySelector(":scope>code") || pre;
     const lang = language(code, pre);
     const sandbox = (lang && (languages[lang] || (sandboxes ? sandboxes.get(lang) : lang))) || "";
-    const marked = el.matches(MARKED);
-    if (!marked && !sandbox) continue;
+    if (!sandbox && !el.matches(MARKED)) continue;
     const source = text(code);
     let host = el;
     if (el.tagName === "SNIP-BOX") {
@@ -122,15 +121,15 @@ const scan = () => {
     }
     count++;
     if (host === el) continue;
-    // An opted-in block's id goes to its snippet (links, depends-on).
-    const named = marked && [el, pre, code].find((e) => e.id);
+    // Highlighted markup is shown until the reader edits (focus on it, so
+    // it is made focusable, opens the editor); plain text is the editor,
+    // which then stands for the block and takes its id (links, depends-on).
+    const styled = !!code.querySelector(":not(br)");
+    const named = !styled && [el, pre, code].find((e) => e.id);
     if (named) {
       host.id = named.id;
       named.removeAttribute("id");
     }
-    // Highlighted markup is shown until the reader edits (focus on it, so
-    // it is made focusable, opens the editor); plain text is the editor.
-    const styled = !!code.querySelector(":not(br)");
     views.set(host, { pre, code, html: code.innerHTML, source, lang, styled });
     hosts.set(pre, host);
     if (styled && !pre.hasAttribute("tabindex")) pre.tabIndex = 0;

@@ -54,7 +54,10 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
 
     // A highlighted block is shown as it was drawn until the reader edits
     // it: focus on it opens the editor, with the code text exactly.
-    assert_eq!(count(client, "#two > pre:not(.snipbox-hidden) span.hl").await, 1);
+    assert_eq!(
+        count(client, "#two > pre:not(.snipbox-hidden) span.hl").await,
+        1
+    );
     click(client, "#two > pre").await;
     assert_eq!(count(client, "#two > pre.snipbox-hidden").await, 1);
     let code = client
@@ -76,7 +79,10 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
 
     // Reset restores the original, as it was drawn.
     click(client, "#two .snipbox-reset").await;
-    assert_eq!(count(client, "#two > pre:not(.snipbox-hidden) span.hl").await, 1);
+    assert_eq!(
+        count(client, "#two > pre:not(.snipbox-hidden) span.hl").await,
+        1
+    );
     let code = client
         .find(Locator::Css("#two .snipbox-code"))
         .await
