@@ -20,7 +20,14 @@ if [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ] && [ -d "$out" ]; then
   echo "$out"
   exit 0
 fi
-work=$(mktemp -d)
+# The npm generators build beside the packages scripts/generators.sh
+# installed (node finds them by walking up; a symlinked node_modules
+# confuses Astro's paths), the others in a temporary folder.
+case $name in
+  docusaurus | starlight) work=$tools/$name/site ;;
+  *) work=$(mktemp -d) ;;
+esac
+rm -rf "$work" && mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 cp -r "tests/sites/$name/." "$work/"
 rm -rf "$out" "$out.stamp"
@@ -32,14 +39,12 @@ case $name in
   hugo) hugo --quiet --source "$work" --destination "$out" ;;
   jekyll) jekyll build --quiet --source "$work" --destination "$out" ;;
   docusaurus | starlight)
-    # Against the packages scripts/generators.sh installed, never a
-    # node_modules of the site's own; no update checks, no telemetry.
-    ln -s "$tools/$name/node_modules" "$work/node_modules"
+    # No update checks, no telemetry.
     export NO_UPDATE_NOTIFIER=1 NO_MKDOCS_2_WARNING=1 ASTRO_TELEMETRY_DISABLED=1 DOCUSAURUS_NO_TELEMETRY=1
     if [ "$name" = docusaurus ]; then
-      (cd "$work" && node_modules/.bin/docusaurus build --out-dir "$out" >&2)
+      (cd "$work" && ../node_modules/.bin/docusaurus build --out-dir "$out" >&2)
     else
-      (cd "$work" && node_modules/.bin/astro build --silent >&2 && mv dist "$out")
+      (cd "$work" && ../node_modules/.bin/astro build --silent >&2 && mv dist "$out")
     fi
     ;;
   *)
