@@ -206,7 +206,23 @@ async fn every_block_runs(
         }
         assert_eq!(run(&page, i).await, *want, "{name}: snippet {i}");
     }
+    picture(&page, name).await;
     (page, served)
+}
+
+/// With `SNIPBOX_SCREENSHOTS=DIR`, a picture of the page around its first
+/// snippet (run) in DIR/integration-NAME.png: docs/integrations.md's
+/// pictures are taken so.
+async fn picture(page: &Fixture, name: &str) {
+    let Some(dir) = std::env::var_os("SNIPBOX_SCREENSHOTS") else {
+        return;
+    };
+    page.client.set_window_size(1200, 800).await.unwrap();
+    page.eval("document.querySelector('.snipbox-host').previousElementSibling.scrollIntoView({ block: 'center' })")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let png = page.client.screenshot().await.unwrap();
+    std::fs::write(Path::new(&dir).join(format!("integration-{name}.png")), png).unwrap();
 }
 
 /// The snippets' colours follow the theme `set` (a script) puts on the page.
