@@ -15,6 +15,9 @@ test: images
 	$(MAKE) --no-print-directory widget
 	$(CARGO) build -p snipbox
 	$(CARGO) test --workspace
+	# The sandbox suites again, every sandbox under gVisor (what differs
+	# there is named in each test).
+	SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- sandboxes hostile exploits endings files stream
 	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
 	$(MAKE) --no-print-directory check-leftovers
 
@@ -29,8 +32,9 @@ widget:
 	scripts/prereqs.sh --widget
 	scripts/widget.sh static/widget
 
+# Every sandbox image, or some: make images SANDBOXES=go,rust
 images: prereqs
-	scripts/images.sh
+	SANDBOXES='$(SANDBOXES)' scripts/images.sh
 
 prereqs:
 	scripts/prereqs.sh
@@ -44,10 +48,12 @@ check-leftovers:
 	echo "containers left behind:"; docker ps -a --filter label=snipbox; exit 1
 
 # Python print(1) four ways; prints the table and the ratios (see README).
-# The widget's benchmark runs first.
+# The widget's benchmark runs first; every sandbox's example against its
+# floor (sandboxbench) last.
 bench: images bench-widget
-	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin bench
+	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin bench --bin sandboxbench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/bench
+	SNIPBOX_BIN=target/release/snipbox ./target/release/sandboxbench
 
 # The widget's download (raw, gzip, brotli per file, against 60 KB brotli)
 # and its mount time on a page of 50 snippets in headless Chromium.

@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-image=${1:-debian:bookworm-slim}
+image=${1:-debian:trixie-slim}
 suite=${image#debian:}
 suite=${suite%-slim}
 
@@ -20,6 +20,6 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase "$suite" "$root" >/dev/null
 # Match the slim image: no apt lists or docs that only cost space.
-rm -rf "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/usr/share/doc/* "$root"/usr/share/man/*
 tar -C "$root" -c . | docker import - "$image" >/dev/null
 echo "imported $image"

@@ -39,6 +39,14 @@ fi
 # Sandbox images are bootstrapped with debootstrap where no registry answers.
 command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 
+# gVisor (runsc), a second kernel boundary for sandboxes, registered with the
+# engine (Debian only; elsewhere see gvisor.dev).
+if command -v dpkg-deb >/dev/null 2>&1; then
+  command -v xz >/dev/null 2>&1 || apt_install xz-utils
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  "$(dirname "$0")/gvisor.sh"
+fi
+
 # The agent inside every sandbox is a static (musl) binary.
 target=x86_64-unknown-linux-musl
 rustup target list --installed | grep -qx "$target" || { echo "adding the Rust target $target"; rustup target add "$target"; }

@@ -334,7 +334,9 @@ impl Executor {
         chunks: Option<&UnboundedSender<Chunk>>,
     ) -> Result<(String, Outcome), EngineError> {
         let entry = &prepared.entry;
-        let container = match entry.pool.take().await {
+        // Held to the end of the run: the pool refills behind it then.
+        let (taken, _hold) = entry.pool.take().await;
+        let container = match taken {
             Some(c) => c,
             None => Container::launch(&self.engine, &entry.spec).await?,
         };

@@ -102,6 +102,10 @@ struct Slot {
     size: Size,
     /// What the pool aims for now, between `size.min` and `size.max`.
     target: AtomicUsize,
+    /// Runs in flight that took a container (or found none): their
+    /// replacements wait until they end, so that starting a container
+    /// never competes with the program it serves for the host's CPU.
+    holding: AtomicUsize,
     last_take: Mutex<Instant>,
     /// The memory an idle container of this sandbox was last seen to hold.
     idle_bytes: AtomicU64,
@@ -166,6 +170,7 @@ impl Pool {
             spec,
             size,
             target: AtomicUsize::new(size.min),
+            holding: AtomicUsize::new(0),
             last_take: Mutex::new(Instant::now()),
             idle_bytes: AtomicU64::new(IDLE_BYTES_GUESS),
             idle: Mutex::new(VecDeque::new()),
@@ -191,23 +196,24 @@ impl Pool {
     }
 
     /// A ready container, or `None` when none is ready now (the pool then
-    /// aims one higher).
-    pub async fn take(&self) -> Option<Container> {
+    /// aims one higher). Either way the pool refills for this run only
+    /// when the returned [`Hold`] is dropped: when the run has ended.
+    pub async fn take(&self) -> (Option<Container>, Hold) {
         let slot = &self.slot;
         *slot.last_take.lock().expect("not poisoned") = Instant::now();
+        slot.holding.fetch_add(1, Ordering::SeqCst);
+        let hold = Hold(slot.clone());
         loop {
             let next = slot.idle.lock().expect("not poisoned").pop_front();
             let Some(idle) = next else {
                 let grown = (slot.target.load(Ordering::SeqCst) + 1).min(slot.size.max);
                 slot.target.store(grown, Ordering::SeqCst);
-                slot.wake.notify_one();
-                return None;
+                return (None, hold);
             };
-            slot.wake.notify_one();
             let _ = idle.take.send(());
             // None: it died while idle; its watcher dropped (removed) it.
             if let Ok(Some(container)) = idle.watcher.await {
-                return Some(container);
+                return (Some(container), hold);
             }
         }
     }
@@ -234,6 +240,17 @@ impl Pool {
     }
 }
 
+/// A run's claim on its pool's refill, given up (and the refill woken)
+/// when dropped.
+pub struct Hold(Arc<Slot>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0.holding.fetch_sub(1, Ordering::SeqCst);
+        self.0.wake.notify_one();
+    }
+}
+
 /// Keeps `slot` at its target, launching the missing containers side by
 /// side as far as the budget allows, backing off while the engine fails
 /// (down, image missing) and recovering when it answers.
@@ -244,7 +261,10 @@ async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
         slot.shrink_if_quiet();
         let count = slot.live();
         slot.update_gauge(count);
-        let target = slot.target.load(Ordering::SeqCst);
+        let target = slot
+            .target
+            .load(Ordering::SeqCst)
+            .saturating_sub(slot.holding.load(Ordering::SeqCst));
         let bytes = slot.idle_bytes.load(Ordering::SeqCst);
         let rooms: Vec<Reservation> = (count..target)
             .map_while(|_| slot.budget.reserve(bytes))

@@ -36,7 +36,7 @@ impl Engine {
             child: None,
         };
         engine.restart();
-        engine.load("snipbox/shell:latest");
+        engine.load("snipbox/bash:latest");
         engine
     }
 
@@ -169,12 +169,12 @@ impl Drop for Engine {
     }
 }
 
-/// A sandboxes folder with only the shell sandbox, the one image the test
-/// engine has.
+/// A sandboxes folder with only the bash sandbox (also called "shell"), the
+/// one image the test engine has.
 fn shell_only(dir: &Path) -> PathBuf {
     let sandboxes = dir.join("sandboxes");
-    std::fs::create_dir_all(sandboxes.join("shell")).unwrap();
-    for file in ["defaults.toml", "shell/sandbox.toml", "shell/Dockerfile"] {
+    std::fs::create_dir_all(sandboxes.join("bash")).unwrap();
+    for file in ["defaults.toml", "bash/sandbox.toml", "bash/Dockerfile"] {
         std::fs::copy(root().join("sandboxes").join(file), sandboxes.join(file)).unwrap();
     }
     sandboxes
@@ -273,7 +273,7 @@ async fn a_sandbox_image_deleted_while_serving_gets_503_naming_it() {
     );
     let out = engine
         .docker()
-        .args(["rmi", "-f", "snipbox/shell:latest"])
+        .args(["rmi", "-f", "snipbox/bash:latest"])
         .output()
         .unwrap();
     assert!(
@@ -289,7 +289,7 @@ async fn a_sandbox_image_deleted_while_serving_gets_503_naming_it() {
     assert_eq!(body["error"], "image_missing", "{body}");
     let message = body["stderr"].as_str().unwrap();
     assert!(
-        message.contains("snipbox/shell:latest") && message.contains("make images"),
+        message.contains("snipbox/bash:latest") && message.contains("make images"),
         "{message}"
     );
     let (status, health) = health(&server).await;
@@ -298,7 +298,7 @@ async fn a_sandbox_image_deleted_while_serving_gets_503_naming_it() {
         health["docker"]
             .as_str()
             .unwrap()
-            .contains("snipbox/shell:latest"),
+            .contains("snipbox/bash:latest"),
         "{health}"
     );
 

@@ -250,7 +250,7 @@ async fn a_full_server_answers_429_with_retry_after() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("snipbox_runs_total{sandbox=\"shell\",outcome=\"ok\"} 1"),
+        metrics.contains("snipbox_runs_total{sandbox=\"bash\",outcome=\"ok\"} 1"),
         "{metrics}"
     );
 }

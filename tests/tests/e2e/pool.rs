@@ -30,7 +30,7 @@ async fn a_warm_container_serves_one_run_only() {
     // the first run's.
     let server = Server::start(&[("SNIPBOX_POOL", "1")]);
     assert!(
-        eventually(Duration::from_secs(60), || warm(&server, "shell") == 1),
+        eventually(Duration::from_secs(60), || warm(&server, "bash") == 1),
         "pool did not fill"
     );
     let first = server
