@@ -53,6 +53,11 @@ apt_tool() {
   local cmd=$1
   shift
   command -v "$cmd" >/dev/null 2>&1 && return 0
+  # The tests install generators side by side: one apt at a time.
+  mkdir -p "$tools"
+  exec 9>"$tools/.apt-lock"
+  flock 9
+  command -v "$cmd" >/dev/null 2>&1 && return 0
   say "installing $* from Debian"
   if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
     as_root apt-get update -qq

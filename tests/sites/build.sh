@@ -3,7 +3,8 @@
 # blocks, with snipbox added as docs/integrations.md says) into
 # target/sites/NAME, installing the generator first (scripts/generators.sh),
 # and prints that folder. A build of the same sources by the same
-# generators is kept and reused (a stamp holds their hash).
+# generators is kept and reused (a stamp holds the hash of the sources and
+# the generators' pins).
 #   tests/sites/build.sh NAME
 # The sites load the widget from https://HOST, which the tests replace with
 # their server's address in a copy.
@@ -15,7 +16,7 @@ tools=$target/tools
 out=$target/sites/$name
 scripts/generators.sh "$name" >&2
 stamp=$( (cd tests/sites && find "$name" -type f -print0 | sort -z | xargs -0 sha256sum; cat "$tools/$name/pins" 2>/dev/null;
-  sha256sum ../../scripts/generators.sh) | sha256sum | cut -c1-16)
+  grep -E '^[a-z_]+=[0-9]' ../../scripts/generators.sh) | sha256sum | cut -c1-16)
 if [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ] && [ -d "$out" ]; then
   echo "$out"
   exit 0

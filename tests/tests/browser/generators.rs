@@ -370,22 +370,39 @@ async fn docusaurus_runs_every_block_and_a_client_side_navigation_leaves_nothing
     drop(site);
 }
 
+/// Page-wide mode on a page with no mapping of its own: each block's
+/// language is an alias the server lists (`GET /v1/sandboxes`), and names
+/// its sandbox; a language no sandbox has is left alone.
 #[tokio::test]
 async fn page_wide_mode_finds_sandboxes_by_their_aliases_with_no_mapping() {
     let server = snipbox_tests::shared();
     let page = Fixture::widget_with(
         &server.base,
         " data-selector=\"pre\"",
-        r#"<pre><code class="language-py">print("py")</code></pre>
-<pre><code class="language-python3">print("python3")</code></pre>
-<pre><code class="language-shell">echo shell</code></pre>
+        r#"<pre><code class="language-golang">package main
+
+import "fmt"
+
+func main() { fmt.Println("go", 6*7) }</code></pre>
+<pre><code class="language-rs">fn main() { println!("rust {}", 6 * 7); }</code></pre>
+<pre><code class="language-ts">const n: number = 6 * 7;
+console.log(`typescript ${n}`);</code></pre>
+<pre><code class="language-sh">echo "bash $BASH_VERSION" | cut -c1-4</code></pre>
+<pre><code class="language-postgresql">SELECT 6 * 7 AS answer;</code></pre>
 <pre><code class="language-text">not code</code></pre>
 <pre><code class="language-cobol">DISPLAY 'NO SANDBOX'.</code></pre>"#,
     )
     .await;
-    snippets(&page, 3).await;
-    for (i, want) in ["py", "python3", "shell"].iter().enumerate() {
-        assert_eq!(run(&page, i).await, *want);
+    snippets(&page, 5).await;
+    let want = [
+        "go 42",
+        "rust 42",
+        "typescript 42",
+        "bash",
+        " answer \n--------\n     42\n(1 row)",
+    ];
+    for (i, want) in want.iter().enumerate() {
+        assert_eq!(run(&page, i).await, *want, "block {i}");
     }
     page.close().await;
 }
