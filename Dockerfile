@@ -7,6 +7,9 @@
 # the GID that owns the host's docker.sock. It never runs as root. The
 # sandbox images are built on the host (`make images`); see docs/deploy.md.
 # The image carries the widget too, built here from source.
+#
+# The stage `guard` is snipbox-guard's image (docker-compose.proxy.yml):
+#   docker build --target guard -t snipbox-guard .
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -32,14 +35,32 @@ COPY Cargo.toml ./
 COPY wire wire
 COPY agent agent
 COPY server server
+COPY guard guard
 COPY widget widget
 COPY playground playground
 COPY tests tests
 COPY scripts/widget.sh scripts/widget.sh
-RUN cargo build --release --locked -p snipbox \
+RUN cargo build --release --locked -p snipbox -p snipbox-guard \
  && cp target/release/snipbox /snipbox \
+ && cp target/release/snipbox-guard /snipbox-guard \
  && scripts/widget.sh /widget
 
+# snipbox-guard: the only process that talks to the engine's socket. It
+# runs as UID 10002; the socket's group is added when it starts
+# (`group_add` in docker-compose.proxy.yml, `--group-add` with docker run).
+# It reads the same sandbox definitions as the server.
+FROM ${RUNTIME_IMAGE} AS guard
+RUN useradd --uid 10002 --user-group --no-create-home --home-dir /app guard
+COPY --from=build /snipbox-guard /usr/local/bin/snipbox-guard
+COPY sandboxes /app/sandboxes
+WORKDIR /app
+USER 10002
+ENV SNIPBOX_GUARD_LISTEN=0.0.0.0:2375 \
+    SNIPBOX_GUARD_SANDBOXES=/app/sandboxes
+EXPOSE 2375
+ENTRYPOINT ["snipbox-guard"]
+
+# The server (the last stage: what `docker build .` makes).
 FROM ${RUNTIME_IMAGE}
 ARG DOCKER_GID=999
 # A group with the socket's GID (reusing one that already has it), and the

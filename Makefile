@@ -13,8 +13,10 @@ run: images widget
 test: images
 	scripts/prereqs.sh --test
 	$(MAKE) --no-print-directory widget
-	$(CARGO) build -p snipbox
+	$(CARGO) build -p snipbox -p snipbox-guard
 	$(CARGO) test --workspace
+	# The end-to-end suite again, each server behind a snipbox-guard.
+	SNIPBOX_TEST_GUARD=1 $(CARGO) test -p snipbox-tests --test e2e
 	# The sandbox suites again, every sandbox under gVisor (what differs
 	# there is named in each test).
 	SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- sandboxes hostile exploits endings files stream
@@ -48,12 +50,17 @@ check-leftovers:
 	echo "containers left behind:"; docker ps -a --filter label=snipbox; exit 1
 
 # Python print(1) four ways; prints the table and the ratios (see README).
-# The widget's benchmark runs first; every sandbox's example against its
-# floor (sandboxbench) last.
+# The widget's benchmark runs first; then what the features cost
+# (runbench: a burst after a quiet minute, the preload, runc against runsc,
+# streaming), every sandbox's example against its floor (sandboxbench), and
+# the guard's (create+start straight to the engine and through
+# snipbox-guard) last.
 bench: images bench-widget
-	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin bench --bin sandboxbench
+	$(CARGO) build --release -p snipbox -p snipbox-guard -p snipbox-tests --bin snipbox --bin snipbox-guard --bin bench --bin runbench --bin sandboxbench --bin guardbench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/bench
+	SNIPBOX_BIN=target/release/snipbox ./target/release/runbench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/sandboxbench
+	SNIPBOX_BIN=target/release/snipbox SNIPBOX_GUARD_BIN=target/release/snipbox-guard ./target/release/guardbench
 
 # The widget's download (raw, gzip, brotli per file, against 60 KB brotli)
 # and its mount time on a page of 50 snippets in headless Chromium.

@@ -136,7 +136,7 @@ pub struct Config {
     #[arg(long, env = "SNIPBOX_POOL", global = true)]
     pub pool: Option<usize>,
     /// Warm containers of all sandboxes together, at most.
-    #[arg(long, env = "SNIPBOX_WARM_MAX", default_value_t = 64, global = true)]
+    #[arg(long, env = "SNIPBOX_WARM_MAX", default_value_t = 128, global = true)]
     pub warm_max: usize,
     /// Memory that idle warm containers of all sandboxes may hold, in MiB.
     #[arg(

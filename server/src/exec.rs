@@ -33,6 +33,8 @@ pub enum ExecError {
     },
     #[error("the server is busy: every run slot and queue place is taken; retry in a moment")]
     Busy,
+    #[error("the server is shutting down: retry in a moment (another server takes over)")]
+    ShuttingDown,
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -147,6 +149,9 @@ pub struct Finished {
 pub struct Executor {
     sandboxes: Catalog<Arc<Entry>>,
     engine: Arc<Engine>,
+    /// Cancelled when the shutdown's grace period is over: what still runs
+    /// or waits is answered instead of dropped.
+    stopping: tokio_util::sync::CancellationToken,
     admission: Admission,
     metrics: Arc<Metrics>,
     file_limits: FileLimits,
@@ -184,6 +189,7 @@ impl Executor {
         Executor {
             sandboxes,
             engine,
+            stopping: tokio_util::sync::CancellationToken::new(),
             admission,
             metrics,
             file_limits,
@@ -261,10 +267,10 @@ impl Executor {
     /// queue.
     pub async fn admit(&self, prepared: &Prepared) -> Result<Slot, ExecError> {
         let memory = prepared.entry.sandbox.limits.memory_mb;
-        self.admission
-            .admit(memory)
-            .await
-            .map_err(|_| ExecError::Busy)
+        tokio::select! {
+            slot = self.admission.admit(memory) => slot.map_err(|_| ExecError::Busy),
+            () = self.stopping.cancelled() => Err(ExecError::ShuttingDown),
+        }
     }
 
     /// Prepares, admits and runs a request.
@@ -287,7 +293,10 @@ impl Executor {
             self.metrics.in_flight.dec();
         });
         let started = Instant::now();
-        let result = self.run_on_container(&prepared, chunks.as_ref()).await;
+        let result = tokio::select! {
+            r = self.run_on_container(&prepared, chunks.as_ref()) => r,
+            () = self.stopping.cancelled() => return Err(ExecError::ShuttingDown),
+        };
         let sandbox = &prepared.entry.sandbox;
         let outcome = match &result {
             Ok((_, out)) => Ending::of(out).label(),
@@ -382,6 +391,12 @@ impl Executor {
             }),
             other => other,
         }
+    }
+
+    /// Ends every run still in flight or waiting: each is answered that the
+    /// server is shutting down (its container is removed).
+    pub fn stop_runs(&self) {
+        self.stopping.cancel();
     }
 
     /// Stops the pools and removes every container of this server.

@@ -245,7 +245,10 @@ pub async fn run(
     );
     let _ = stopping_tx.send(());
     if tokio::time::timeout(grace, &mut serving).await.is_err() {
-        tracing::warn!("runs still in flight after the grace period: cancelling them");
+        tracing::warn!("runs still in flight after the grace period: ending them");
+        app.exec.stop_runs();
+        // Their answers (503, shutting down) still go out.
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut serving).await;
     }
     pruning.abort();
     if let Some(m) = metrics {

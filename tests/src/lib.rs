@@ -1,6 +1,7 @@
 //! A harness for end-to-end tests: starts the real `snipbox` binary against
 //! the real Docker engine, talks to it over loopback HTTP, and inspects the
-//! engine with the `docker` CLI.
+//! engine with the `docker` CLI. With `SNIPBOX_TEST_GUARD=1`, every server
+//! reaches the engine through a `snipbox-guard` of its own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -22,20 +23,134 @@ pub fn root() -> PathBuf {
 
 /// The server binary: `SNIPBOX_BIN`, or the workspace's debug build.
 pub fn server_binary() -> PathBuf {
-    let path = std::env::var_os("SNIPBOX_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root().join("target"));
-            target.join("debug/snipbox")
-        });
+    binary("SNIPBOX_BIN", "snipbox", "snipbox")
+}
+
+/// A binary of this workspace: `$var`, or the workspace's debug build.
+fn binary(var: &str, name: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target"));
+        target.join("debug").join(name)
+    });
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build -p snipbox` first (`make test` does)",
+        "{} is missing: run `cargo build -p {package}` first (`make test` does)",
         path.display()
     );
     path
+}
+
+/// The guard binary: `SNIPBOX_GUARD_BIN`, or the workspace's debug build.
+pub fn guard_binary() -> PathBuf {
+    binary("SNIPBOX_GUARD_BIN", "snipbox-guard", "snipbox-guard")
+}
+
+/// Whether servers reach the engine through a guard (`SNIPBOX_TEST_GUARD=1`).
+pub fn through_guard() -> bool {
+    std::env::var("SNIPBOX_TEST_GUARD").is_ok_and(|v| v == "1")
+}
+
+/// Lets `cmd` receive SIGTERM when the thread that started it ends, so
+/// nothing outlives a test process that dies.
+fn end_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and only sets a flag of the child.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+}
+
+/// Sends SIGTERM to a child and waits for it.
+fn terminate(child: &mut Child) {
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let _ = child.wait();
+}
+
+/// Waits up to 30 s until something listens on `addr` (`host:port`).
+fn listening(addr: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A running `snipbox-guard` on a loopback port, in front of the real
+/// engine, for the deployment `instance`.
+pub struct Guard {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    log: PathBuf,
+}
+
+impl Guard {
+    /// Starts a guard for `instance` with the repository's sandboxes and
+    /// waits until it listens.
+    pub fn start(instance: &str) -> Guard {
+        Guard::start_with(instance, &[])
+    }
+
+    /// Starts a guard for a server with the settings `server_env`: the
+    /// server's overrides that change its create bodies are the guard's too.
+    pub fn start_with(instance: &str, server_env: &[(&str, &str)]) -> Guard {
+        let addr = format!("127.0.0.1:{}", browser::free_port());
+        let log = std::env::temp_dir().join(format!("snipbox-guard-{instance}.log"));
+        let mut cmd = Command::new(guard_binary());
+        cmd.env("SNIPBOX_GUARD_LISTEN", &addr)
+            .env("SNIPBOX_GUARD_SANDBOXES", root().join("sandboxes"))
+            .env("SNIPBOX_GUARD_INSTANCE", instance)
+            .env("RUST_LOG", "info,snipbox_guard=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        // The server inherits this process's environment, then `server_env`.
+        for knob in ["RUNTIME", "IMAGE_REPOSITORY"] {
+            let name = format!("SNIPBOX_{knob}");
+            let inherited = std::env::var(&name).ok();
+            let given = server_env
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string());
+            if let Some(v) = given.or(inherited) {
+                cmd.env(format!("SNIPBOX_GUARD_{knob}"), v);
+            }
+        }
+        end_with_parent(&mut cmd);
+        let guard = Guard {
+            child: cmd.spawn().expect("the guard starts"),
+            addr,
+            log,
+        };
+        assert!(
+            listening(&guard.addr),
+            "the guard did not start; its log:\n{}",
+            guard.log()
+        );
+        guard
+    }
+
+    /// The `DOCKER_HOST` that reaches the engine through this guard.
+    pub fn docker_host(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
 }
 
 /// A running `snipbox` process with its own instance name, so that its
@@ -45,10 +160,15 @@ pub struct Server {
     pub base: String,
     pub instance: String,
     log: PathBuf,
+    /// The server's guard, if it has one; it ends after the server, whose
+    /// shutdown removes containers through it.
+    guard: Option<Guard>,
 }
 
 impl Server {
-    /// Starts a server with extra `SNIPBOX_*` settings and waits until it answers.
+    /// Starts a server with extra `SNIPBOX_*` settings and waits until it
+    /// answers; through a guard of its own when [`through_guard`] and the
+    /// settings name no `DOCKER_HOST`.
     pub fn start(env: &[(&str, &str)]) -> Server {
         let server = Server::spawn(env);
         server.wait_until_up();
@@ -78,43 +198,43 @@ impl Server {
             .env("SNIPBOX_RATE_LIMIT", "0")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
+        let guard = (through_guard() && !env.iter().any(|(k, _)| *k == "DOCKER_HOST"))
+            .then(|| Guard::start_with(&instance, env));
+        if let Some(guard) = &guard {
+            cmd.env("DOCKER_HOST", guard.docker_host());
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
         // If the test process dies, the server gets SIGTERM and cleans up.
-        // SAFETY: prctl is async-signal-safe and only sets a flag of the child.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
+        end_with_parent(&mut cmd);
         let child = cmd.spawn().expect("the server starts");
         Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             instance,
             log,
+            guard,
         }
     }
 
     fn wait_until_up(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !listening(self.base.trim_start_matches("http://")) {
+            panic!("the server did not start; its log:\n{}", self.log());
         }
-        panic!("the server did not start; its log:\n{}", self.log());
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// The server's log, and its guard's after it.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let server = std::fs::read_to_string(&self.log).unwrap_or_default();
+        match &self.guard {
+            Some(guard) => format!("{server}\n--- its guard's log ---\n{}", guard.log()),
+            None => server,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -206,9 +326,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // SAFETY: kill only sends a signal to our own child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let _ = self.child.wait();
+        terminate(&mut self.child);
     }
 }
 

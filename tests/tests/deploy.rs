@@ -352,6 +352,85 @@ async fn runs_work_through_a_proxy_that_refuses_everything_else() {
     assert!(snipbox_tests::containers(&format!("snipbox.instance={instance}")).is_empty());
 }
 
+/// The guard's image (the Dockerfile's `guard` stage), built after the
+/// server's so that its build stage is cached.
+fn guard_image() -> String {
+    image(&socket_gid());
+    let tag = "snipbox-guard:test".to_string();
+    run(Command::new("docker")
+        .current_dir(root())
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "--quiet", "--target", "guard", "--tag", &tag, "."]));
+    tag
+}
+
+/// A network and a guard container on it, both removed when dropped.
+struct GuardDeployed {
+    network: String,
+    id: String,
+}
+
+impl Drop for GuardDeployed {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.id]).output();
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.network])
+            .output();
+    }
+}
+
+/// docker-compose.proxy.yml's deployment, by hand: the guard image holds
+/// the socket (non-root, the socket's group added at run time), the server
+/// image has none and reaches the engine through the guard.
+#[tokio::test]
+async fn the_server_image_runs_code_through_the_guard_image() {
+    let gid = socket_gid();
+    let (server_image, guard_image) = (image(&gid), guard_image());
+    let name = format!("deploy-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    docker(&["network", "create", &name]);
+    let guard = GuardDeployed {
+        network: name.clone(),
+        id: docker(&[
+            "run",
+            "-d",
+            "--name",
+            &format!("{name}-guard"),
+            "--network",
+            &name,
+            "--group-add",
+            &gid,
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "-e",
+            &format!("SNIPBOX_GUARD_INSTANCE={name}"),
+            &guard_image,
+        ]),
+    };
+    let docker_host = format!("DOCKER_HOST=tcp://{name}-guard:2375");
+    let instance = format!("SNIPBOX_INSTANCE={name}");
+    let server = Deployed::start(
+        &server_image,
+        &["--network", &name, "-e", &docker_host, "-e", &instance],
+    );
+    let (status, body) = server.health().await;
+    assert_eq!(status, 200, "{body}\n{}", server.logs());
+    let resp = client()
+        .post(server.url("/v1/exec"))
+        .json(&request("python", "print('through the guard')"))
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["stdout"], "through the guard\n", "{answer}");
+    let uid = docker(&["exec", &guard.id, "id", "-u"]);
+    assert_eq!(uid, "10002", "the guard runs as its own non-root user");
+    let out = run(Command::new("docker").args(["logs", &guard.id]));
+    let logs = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).to_string();
+    assert!(logs.contains("created"), "{logs}");
+    assert_eq!(server.stop(), "0", "{}", server.logs());
+    assert!(snipbox_tests::containers(&format!("snipbox.instance={name}")).is_empty());
+}
+
 #[test]
 fn both_compose_files_validate() {
     for file in ["docker-compose.yml", "docker-compose.proxy.yml"] {

@@ -94,6 +94,7 @@ fn exec_row(e: &ExecError) -> Row {
         ExecError::UnknownVersion { .. } => (S::NOT_FOUND, "unknown_version"),
         ExecError::UnknownCommand { .. } => (S::NOT_FOUND, "unknown_command"),
         ExecError::Busy => (S::TOO_MANY_REQUESTS, "busy"),
+        ExecError::ShuttingDown => (S::SERVICE_UNAVAILABLE, "shutting_down"),
         ExecError::Engine(EngineError::ImageMissing { .. }) => {
             (S::SERVICE_UNAVAILABLE, "image_missing")
         }

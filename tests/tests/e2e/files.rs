@@ -201,3 +201,24 @@ async fn savefig_and_a_traceback_look_as_in_plain_python() {
     );
     assert_eq!(r.exit_code, Some(1));
 }
+
+#[tokio::test]
+async fn an_r_plot_made_without_png_comes_back_as_a_picture() {
+    let r = shared()
+        .exec(&request(
+            "r",
+            "plot(1:10, main = \"squares\")\nhist(rnorm(50))\ncat(\"ok\\n\")",
+        ))
+        .await;
+    assert!(r.ok, "{r:?}");
+    assert_eq!(names(&r), ["Rplot001.png", "Rplot002.png"], "{r:?}");
+    for f in &r.files {
+        assert_eq!(f.media_type, "image/png");
+        let bytes = data(f);
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 2000,
+            "{}",
+            f.name
+        );
+    }
+}

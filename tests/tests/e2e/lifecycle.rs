@@ -103,19 +103,25 @@ async fn start_up_removes_what_a_killed_server_left() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_under_load_answers_every_request_and_leaves_nothing() {
-    let server = Server::start(&[("SNIPBOX_SHUTDOWN_GRACE_MS", "8000")]);
+    // Few warm containers: what is measured is the runs' shutdown, not the
+    // removal of a warm pool for every sandbox.
+    let server = Server::start(&[
+        ("SNIPBOX_SHUTDOWN_GRACE_MS", "8000"),
+        ("SNIPBOX_WARM_MAX", "4"),
+    ]);
     let runs: Vec<_> = (0..12)
         .map(|i| server.spawn_exec(request("shell", &format!("sleep 1; echo run {i}"))))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let instance = server.instance.clone();
     let started = std::time::Instant::now();
-    let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(12)))
+    let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(20)))
         .await
         .unwrap();
     assert!(status.success(), "exit status {status}");
+    // The grace period, then the removal of what is left.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(8 + 5),
         "took {:?}",
         started.elapsed()
     );
@@ -160,4 +166,37 @@ async fn sigterm_while_starting_leaves_nothing() {
             containers(&label)
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_that_outlast_the_grace_period_are_answered_not_dropped() {
+    let server = Server::start(&[
+        ("SNIPBOX_SHUTDOWN_GRACE_MS", "1000"),
+        ("SNIPBOX_WARM_MAX", "4"),
+        ("SNIPBOX_MAX_RUNS", "2"),
+    ]);
+    // Two run, two wait in the queue; none ends within the grace.
+    let runs: Vec<_> = (0..4)
+        .map(|_| server.spawn_exec(request("shell", "sleep 8; echo late")))
+        .collect();
+    assert!(eventually(Duration::from_secs(20), || server
+        .containers()
+        .len()
+        >= 2));
+    let instance = server.instance.clone();
+    let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    for run in runs {
+        let resp = run.await.unwrap().expect("every request is answered");
+        assert_eq!(resp.status(), 503);
+        assert!(resp.headers().contains_key("retry-after"));
+        let body: serde_json::Value = resp.json().await.expect("JSON");
+        assert_eq!(body["error"], "shutting_down", "{body}");
+    }
+    assert!(eventually(Duration::from_secs(10), || containers(
+        &format!("snipbox.instance={instance}")
+    )
+    .is_empty()));
 }
