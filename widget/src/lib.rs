@@ -1,11 +1,12 @@
 //! The widget: turns the marked code blocks of any page into editable,
-//! runnable snippets. The loader (`snipbox.js`) calls [`mount`] once the
-//! page is parsed.
+//! runnable snippets. The loader (`snipbox.js`) reads the page (which
+//! blocks, their language and text, blocks added or removed later) and
+//! calls [`mount`] for each block and [`sweep`] when blocks leave.
 //!
 //! Its rooms, each importing only rooms listed after it: `snippet` (one
 //! snippet), `editor` (its code), `bar` (the run bar: Run, Stop, the status
 //! line, then `output`, the output pane), `compose` (a run's depends-on,
-//! template and files), `dom` (reading the page), `options` (what a block
+//! template and files), `dom` (reading a block's attributes), `options` (what a block
 //! asks for), `run` (a run in flight, streamed), `render` (tables and files
 //! drawn into the output), `stream` (Server-Sent Events) and `json` (the
 //! API's JSON). The playground builds on `bar`, `run` and `json`.
