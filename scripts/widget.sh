@@ -11,7 +11,8 @@
 # when it is not, so the build never fails for lack of one:
 # - the wasm is built by the pinned nightly Rust with a std rebuilt for size
 #   (-Zbuild-std, as the Leptos book advises); otherwise by stable Rust;
-# - binaryen's wasm-opt shrinks it (WASM_OPT overrides the path);
+# - binaryen's wasm-opt shrinks it (WASM_OPT overrides the path), and
+#   gives the widget's imports and exports short names;
 # - esbuild minifies the JS glue, the loader and the CSS (ESBUILD likewise);
 # - brotli (quality 11) and gzip (-9) precompress every file: the server
 #   sends FILE.br or FILE.gz as it is to a browser that accepts it, and
@@ -60,14 +61,30 @@ for name in widget playground; do
   wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
     --out-dir "$out" --out-name "snipbox_$name" "$wasm"
   if [ -x "$wasm_opt" ]; then
+    # The widget (every reader downloads it) also loses the exports nothing
+    # calls (wasm-streams' classes, which Leptos's server functions bring
+    # along; markers for tools), and its imports and exports get short
+    # names: wasm-bindgen's carry a hash each, which does not compress.
+    # scripts/wasm-names.mjs makes the glue match (node is there: wasm-opt
+    # is its npm build).
+    shrink=()
+    if [ "$name" = widget ]; then
+      shrink=(--remove-exports='*intounderlying*' --remove-exports='_WASM_SPLIT_MARKER_*'
+        --remove-exports=__abort_handler --remove-exports=__instance_terminated)
+    fi
     # The features rustc enables by default for wasm32-unknown-unknown. Sizes
     # are judged after brotli: there -Os beats -Oz, and inlining costs more
     # than it saves (copies of a body compress worse than calls to it).
-    "$wasm_opt" -Os --skip-pass=inlining-optimizing \
+    "$wasm_opt" "${shrink[@]}" -Os --skip-pass=inlining-optimizing \
       --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
       --enable-mutable-globals --enable-reference-types --enable-multivalue \
       --strip-debug --strip-producers --strip-target-features \
-      "$out/snipbox_${name}_bg.wasm" -o "$out/snipbox_${name}_bg.opt.wasm"
+      $([ "$name" = widget ] && echo --minify-imports-and-exports-and-modules) \
+      "$out/snipbox_${name}_bg.wasm" -o "$out/snipbox_${name}_bg.opt.wasm" >"$out/names.json"
+    if [ "$name" = widget ]; then
+      node scripts/wasm-names.mjs "$out/snipbox_$name.js" "$out/names.json" "$out/snipbox_${name}_bg.opt.wasm"
+    fi
+    rm "$out/names.json"
     mv "$out/snipbox_${name}_bg.opt.wasm" "$out/snipbox_${name}_bg.wasm"
   fi
 done

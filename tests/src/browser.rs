@@ -38,6 +38,13 @@ pub fn listening(port: u16) -> bool {
 pub fn page(html: &str) -> (Process, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("index.html"), html).unwrap();
+    let (server, base) = serve(dir.path());
+    (server, format!("{base}/index.html"), dir)
+}
+
+/// Serves the folder `dir` on an origin of its own (a static file server
+/// on a free loopback port): the file server and its address.
+pub fn serve(dir: &std::path::Path) -> (Process, String) {
     let port = free_port();
     let child = Command::new("python3")
         .args([
@@ -47,17 +54,13 @@ pub fn page(html: &str) -> (Process, String, tempfile::TempDir) {
             "127.0.0.1",
             &port.to_string(),
         ])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 serves the page");
     assert!(eventually(Duration::from_secs(10), || listening(port)));
-    (
-        Process(child),
-        format!("http://127.0.0.1:{port}/index.html"),
-        dir,
-    )
+    (Process(child), format!("http://127.0.0.1:{port}"))
 }
 
 /// A headless Chromium session: chromedriver, the client, and the browser's

@@ -27,14 +27,18 @@ thread_local! {
 /// later snippet of the same id replaces an earlier one).
 pub fn register(id: &str, code: RwSignal<String>, depends_on: Vec<String>) {
     SNIPPETS.with_borrow_mut(|s| {
-        s.retain(|(other, _)| other != id);
+        s.retain(|(other, e)| other != id && !e.code.is_disposed());
         s.push((id.to_string(), Entry { code, depends_on }));
     });
 }
 
-/// The mounted snippet with this id.
+/// The mounted snippet with this id (not one taken off the page since).
 fn entry(id: &str) -> Option<Entry> {
-    SNIPPETS.with_borrow(|s| s.iter().find(|(i, _)| i == id).map(|(_, e)| e.clone()))
+    SNIPPETS.with_borrow(|s| {
+        s.iter()
+            .find(|(i, e)| i == id && !e.code.is_disposed())
+            .map(|(_, e)| e.clone())
+    })
 }
 
 /// The current code of the snippet or block with this id.

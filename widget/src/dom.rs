@@ -1,49 +1,36 @@
-//! Reading a page: which blocks are snippets, their code exactly as written,
-//! and what their attributes ask for.
+//! Reading a block: what its attributes ask for. (Finding the blocks of a
+//! page, their language and their text is the loader's part, in
+//! `snipbox.js`.)
 
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement};
 
 use crate::options::{Options, OutputMode, file_refs, ids};
 
-/// The blocks enhanced without any page-wide setting.
-pub const MARKED: &str = "snip-box, pre[data-snipbox], pre[data-sandbox], pre > code[data-snipbox], pre > code[data-sandbox]";
-
-/// A marked block's parts: the element found, the `<pre>` around it (or
-/// itself) and the element holding the code.
+/// A block's parts: the element marked, the `<pre>` around it (or itself)
+/// and the element holding the code.
 struct Block {
     el: HtmlElement,
-    pre: HtmlElement,
+    pre: Element,
     code: Element,
 }
 
 impl Block {
-    /// `None` for a `<code>` whose `<pre>` is marked too (it is reached as
-    /// that `<pre>`), or a block inside a snippet already.
-    fn of(el: &HtmlElement) -> Option<Block> {
-        let is_code = el.tag_name() == "CODE";
-        let pre: HtmlElement = if is_code {
-            el.parent_element()?.dyn_into().ok()?
-        } else {
-            el.clone()
+    fn of(el: &HtmlElement) -> Block {
+        let own: Element = el.clone().into();
+        let pre = match el.parent_element() {
+            Some(parent) if el.tag_name() == "CODE" => parent,
+            _ => own.clone(),
         };
-        if (is_code && pre.matches(MARKED).unwrap_or(false))
-            || el.closest(".snipbox").ok().flatten().is_some()
-        {
-            return None;
-        }
-        let code: Element = if is_code {
-            el.clone().into()
-        } else {
-            el.first_element_child()
-                .filter(|c| c.tag_name() == "CODE")
-                .unwrap_or_else(|| el.clone().into())
-        };
-        Some(Block {
+        let code = pre
+            .first_element_child()
+            .filter(|c| c.tag_name() == "CODE")
+            .unwrap_or(own);
+        Block {
             el: el.clone(),
             pre,
             code,
-        })
+        }
     }
 
     /// An option: the element's own attribute, or a `data-` one on the
@@ -68,39 +55,18 @@ impl Block {
     }
 }
 
-/// The element to mount into and the block's options; `None` for a block
-/// that is not a snippet after all (no sandbox) or is already enhanced.
-pub fn take_block(
+/// The options of the block `el`, whose text is `code`; `sandbox` is
+/// used when its attributes name none. `None` when neither names one.
+pub fn read_options(
     document: &Document,
     el: &HtmlElement,
-    languages: &[(String, String)],
-) -> Option<(HtmlElement, Options)> {
-    let block = Block::of(el)?;
-    let options = read_options(document, &block, languages)?;
-    let host: HtmlElement = if el.tag_name() == "SNIP-BOX" {
-        el.set_inner_html("");
-        el.clone()
-    } else {
-        let div: HtmlElement = document.create_element("div").ok()?.dyn_into().ok()?;
-        block.pre.replace_with_with_node_1(&div).ok()?;
-        // Links to the block keep working.
-        if let Some(id) = &options.id {
-            div.set_id(id);
-        }
-        div
-    };
-    Some((host, options))
-}
-
-/// The block's options; `None` when it names no sandbox.
-fn read_options(
-    document: &Document,
-    block: &Block,
-    languages: &[(String, String)],
+    sandbox: &str,
+    code: String,
 ) -> Option<Options> {
+    let block = Block::of(el);
     let spec = block
         .attr("sandbox")
-        .or_else(|| language(&block.code, languages))?;
+        .or_else(|| Some(sandbox.to_string()).filter(|s| !s.is_empty()))?;
     let (sandbox, version) = match spec.split_once(':') {
         Some((s, v)) => (s.to_string(), v.to_string()),
         None => (spec, String::new()),
@@ -122,7 +88,7 @@ fn read_options(
         sandbox,
         version,
         command: block.attr("command").unwrap_or_default(),
-        code: code_text(&block.code),
+        code,
         stdin,
         editable: block.attr("editor").as_deref() != Some("off"),
         depends_on: ids(block.attr("depends-on").as_deref().unwrap_or_default()),
@@ -154,20 +120,4 @@ pub fn code_text(el: &Element) -> String {
 /// The code of the element with this id, if the page has one.
 pub fn text_of(document: &Document, id: &str) -> Option<String> {
     document.get_element_by_id(id).map(|e| code_text(&e))
-}
-
-/// The sandbox named by a `language-*` class, through the page's mapping.
-fn language(el: &Element, languages: &[(String, String)]) -> Option<String> {
-    let classes = el.class_name();
-    let lang = classes.split_whitespace().find_map(|c| {
-        c.strip_prefix("language-")
-            .or_else(|| c.strip_prefix("lang-"))
-    })?;
-    Some(
-        languages
-            .iter()
-            .find(|(name, _)| name == lang)
-            .map_or(lang, |(_, sandbox)| sandbox)
-            .to_string(),
-    )
 }

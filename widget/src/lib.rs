@@ -1,18 +1,17 @@
 //! The widget: turns the marked code blocks of any page into editable,
-//! runnable snippets. The loader (`snipbox.js`) calls [`mount`] once the
-//! page is parsed.
+//! runnable snippets. The loader (`snipbox.js`) reads the page (which
+//! blocks, their language and text, blocks added or removed later) and
+//! calls [`mount`] for each block and [`sweep`] when blocks leave.
 //!
 //! Its rooms, each importing only rooms listed after it: `snippet` (one
 //! snippet), `editor` (its code), `bar` (the run bar: Run, Stop, the status
 //! line, then `output`, the output pane), `compose` (a run's depends-on,
-//! template and files), `dom` (reading the page), `options` (what a block
+//! template and files), `dom` (reading a block's attributes), `options` (what a block
 //! asks for), `run` (a run in flight, streamed), `render` (tables and files
 //! drawn into the output), `stream` (Server-Sent Events) and `json` (the
 //! API's JSON). The playground builds on `bar`, `run` and `json`.
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-
 use web_sys::HtmlElement;
 
 pub mod bar;
@@ -29,49 +28,66 @@ pub mod stream;
 
 use snippet::Snippet;
 
-/// Enhances every marked block of the page, running code on `server`.
-/// `selector` (may be empty) enables more blocks page-wide; `languages`
-/// maps `language-*` names to sandboxes (an object of strings, may be
-/// empty). Returns how many snippets it mounted.
-#[cfg(feature = "embed")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn mount(server: String, selector: String, languages: js_sys::Object) -> u32 {
-    let languages: Vec<(String, String)> = js_sys::Object::entries(&languages)
-        .iter()
-        .filter_map(|pair| {
-            let pair: js_sys::Array = pair.unchecked_into();
-            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
-        })
-        .collect();
-    mount_blocks(&server, &selector, &languages)
+thread_local! {
+    /// The mounted snippets: each one's element on the page and what
+    /// unmounts it (its view and its reactive owner, with the run in
+    /// flight, if any).
+    static MOUNTED: std::cell::RefCell<Vec<(HtmlElement, Box<dyn std::any::Any>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// [`mount`] with the mapping read: `(language, sandbox)` pairs.
-pub fn mount_blocks(server: &str, selector: &str, languages: &[(String, String)]) -> u32 {
+/// Enhances one block, running code on `server`: `el` is the block the
+/// page marked (a `snip-box`, a `pre` or its `code`), whose attributes say
+/// what it asks for; the snippet is drawn into `host`. `sandbox` is the
+/// block's language's sandbox, used when its attributes name none (empty:
+/// none), and `code` its text. False if it names no sandbox.
+#[cfg(feature = "embed")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn mount(
+    server: String,
+    el: HtmlElement,
+    host: HtmlElement,
+    sandbox: String,
+    code: String,
+) -> bool {
+    mount_block(&server, &el, host, &sandbox, code)
+}
+
+/// Drops the snippets whose element has left the page (a script replaced
+/// the content, a client-side navigation): their listeners, their state,
+/// and the runs they had in flight, which are stopped. Returns how many
+/// snippets are left.
+#[cfg(feature = "embed")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn sweep() -> u32 {
+    // Dropped outside the borrow: a snippet's clean-up may look at others.
+    let gone: Vec<_> = MOUNTED.with_borrow_mut(|all| {
+        let (kept, gone) = std::mem::take(all)
+            .into_iter()
+            .partition(|(host, _)| host.is_connected());
+        *all = kept;
+        gone
+    });
+    drop(gone);
+    MOUNTED.with_borrow(|all| all.len() as u32)
+}
+
+/// [`mount`], for Rust callers.
+pub fn mount_block(
+    server: &str,
+    el: &HtmlElement,
+    host: HtmlElement,
+    sandbox: &str,
+    code: String,
+) -> bool {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return 0;
+        return false;
     };
-    let query = if selector.is_empty() {
-        dom::MARKED.to_string()
-    } else {
-        format!("{}, {selector}", dom::MARKED)
+    let Some(options) = dom::read_options(&document, el, sandbox, code) else {
+        return false;
     };
-    let Ok(blocks) = document.query_selector_all(&query) else {
-        return 0;
-    };
-    let mut mounted = 0;
-    for i in 0..blocks.length() {
-        let Some(block) = blocks
-            .item(i)
-            .and_then(|n| n.dyn_into::<HtmlElement>().ok())
-        else {
-            continue;
-        };
-        if let Some((host, options)) = dom::take_block(&document, &block, languages) {
-            let server = server.to_string();
-            leptos::mount::mount_to(host, move || view! { <Snippet server options/> }).forget();
-            mounted += 1;
-        }
-    }
-    mounted
+    let server = server.to_string();
+    let handle = leptos::mount::mount_to(host.clone(), move || view! { <Snippet server options/> });
+    MOUNTED.with_borrow_mut(|all| all.push((host, Box::new(handle))));
+    true
 }

@@ -98,7 +98,8 @@ impl Runner {
     /// Aborts the request in flight, if any: a streaming server ends the
     /// run when its stream is closed.
     pub fn stop(self) {
-        if let Some(c) = self.abort.get_value() {
+        // (Also called as a snippet is taken down, when the value may be gone.)
+        if let Some(Some(c)) = self.abort.try_get_value() {
             c.abort();
         }
     }

@@ -18,6 +18,8 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
     }
     let original = StoredValue::new(options.code.clone());
     let runner = Runner::default();
+    // A snippet taken off the page stops its run: no request outlives it.
+    on_cleanup(move || runner.stop());
     if let Some(problem) = &options.problem {
         runner.status.set(format!("✗ {problem}"));
     }

@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use snipbox_widget::json::{Job, parse_response, request_body};
-use snipbox_widget::{mount_blocks, render};
+use snipbox_widget::{mount_block, render, sweep};
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -20,7 +20,9 @@ fn document() -> Document {
 }
 
 /// Puts `html` on the page, in place of the previous test's, and mounts
-/// its blocks. (The test runner's own output lives elsewhere in the body.)
+/// its `snip-box` and `pre[data-sandbox]` blocks as the loader would (a
+/// `pre`'s snippet after it; the code is the block's text). (The test
+/// runner's own output lives elsewhere in the body.)
 fn page(html: &str) -> u32 {
     let document = document();
     if let Some(old) = document.get_element_by_id("fixture") {
@@ -30,7 +32,24 @@ fn page(html: &str) -> u32 {
     fixture.set_id("fixture");
     fixture.set_inner_html(html);
     document.body().unwrap().append_child(&fixture).unwrap();
-    mount_blocks(NO_SERVER, "", &[])
+    let blocks = fixture
+        .query_selector_all("snip-box, pre[data-sandbox]")
+        .unwrap();
+    let mut mounted = 0;
+    for i in 0..blocks.length() {
+        let el: HtmlElement = blocks.item(i).unwrap().dyn_into().unwrap();
+        let code = el.text_content().unwrap_or_default();
+        let host: HtmlElement = if el.tag_name() == "SNIP-BOX" {
+            el.set_text_content(None);
+            el.clone()
+        } else {
+            let div: HtmlElement = document.create_element("div").unwrap().dyn_into().unwrap();
+            el.after_with_node_1(&div).unwrap();
+            div
+        };
+        mounted += u32::from(mount_block(NO_SERVER, &el, host, "", code));
+    }
+    mounted
 }
 
 fn find<T: JsCast>(css: &str) -> T {
@@ -86,25 +105,26 @@ fn type_into(area: &HtmlTextAreaElement, value: &str) {
 }
 
 #[wasm_bindgen_test]
-async fn code_text_is_kept_exactly() {
+async fn blocks_are_read_from_their_attributes_and_snippets_off_the_page_are_dropped() {
     let n = page(
-        r#"<snip-box id="a" sandbox="python">if x:<br>    print(<span class="s">"a  b"</span>)</snip-box>
-<pre id="b" data-sandbox="shell"><code>echo   one
-  two</code></pre>
-<pre><code>not marked</code></pre>"#,
+        r#"<snip-box id="a" sandbox="python">print(1)</snip-box>
+<pre id="b" data-sandbox="shell:5" data-command="test"><code>echo one</code></pre>
+<snip-box id="c">no sandbox</snip-box>"#,
     );
     assert_eq!(n, 2);
     sleep(0).await;
     assert_eq!(
         find::<HtmlTextAreaElement>("#a textarea").value(),
-        "if x:\n    print(\"a  b\")"
+        "print(1)"
     );
-    // The opted-in pre is replaced, its id kept for links and depends-on.
     assert_eq!(
-        find::<HtmlTextAreaElement>("#b textarea").value(),
-        "echo   one\n  two"
+        find::<HtmlTextAreaElement>("#fixture pre + div textarea").value(),
+        "echo one"
     );
-    assert_eq!(text("#fixture pre code"), "not marked");
+    // Every earlier test's snippets left the page with its fixture.
+    assert_eq!(sweep(), 2);
+    find::<HtmlElement>("#a").remove();
+    assert_eq!(sweep(), 1);
 }
 
 #[wasm_bindgen_test]

@@ -4,6 +4,7 @@
 //! page, and the playground. Pages come from `snipbox_tests::browser::Fixture`.
 
 mod demo;
+mod generators;
 mod playground;
 mod runbar;
 mod widget;

@@ -52,7 +52,14 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
     let status = text_until(client, "#one .snipbox-status", |t| t.starts_with('✓')).await;
     assert!(status.ends_with(" ms"), "{status}");
 
-    // The code text is kept exactly, highlighting markup dropped.
+    // A highlighted block is shown as it was drawn until the reader edits
+    // it: focus on it opens the editor, with the code text exactly.
+    assert_eq!(
+        count(client, "#two > pre:not(.snipbox-hidden) span.hl").await,
+        1
+    );
+    click(client, "#two > pre").await;
+    assert_eq!(count(client, "#two > pre.snipbox-hidden").await, 1);
     let code = client
         .find(Locator::Css("#two .snipbox-code"))
         .await
@@ -70,8 +77,12 @@ async fn the_widget_makes_blocks_of_another_origins_page_runnable() {
         .unwrap();
     text_until(client, "#two .snipbox-stdout", |t| t == "edited").await;
 
-    // Reset restores the original.
+    // Reset restores the original, as it was drawn.
     click(client, "#two .snipbox-reset").await;
+    assert_eq!(
+        count(client, "#two > pre:not(.snipbox-hidden) span.hl").await,
+        1
+    );
     let code = client
         .find(Locator::Css("#two .snipbox-code"))
         .await
