@@ -298,8 +298,9 @@ impl Executor {
             () = self.stopping.cancelled() => return Err(ExecError::ShuttingDown),
         };
         let sandbox = &prepared.entry.sandbox;
+        let result = result.map(|(token, out)| (token, Ending::of(&out), out));
         let outcome = match &result {
-            Ok((_, out)) => Ending::of(out).label(),
+            Ok((_, ending, _)) => ending.label(),
             Err(_) => "error",
         };
         self.metrics
@@ -315,12 +316,12 @@ impl Executor {
             .observe(started.elapsed().as_secs_f64());
         let command = &prepared.command;
         match result {
-            Ok((token, out)) => {
+            Ok((token, ending, out)) => {
                 let id = prepared.ids().id(&token);
                 tracing::info!(%id, sandbox = %sandbox.name, %command, duration_ms = out.duration.as_millis() as u64, outcome, "run");
                 Ok(Finished {
                     id,
-                    ending: Ending::of(&out),
+                    ending,
                     outcome: out,
                     limits: sandbox.limits.clone(),
                 })
@@ -350,21 +351,18 @@ impl Executor {
             None => Container::launch(&self.engine, &entry.spec).await?,
         };
         let token = container.token().to_owned();
-        let out = match container.run(&prepared.job, chunks).await {
+        let (token, result) = match container.run(&prepared.job, chunks).await {
             Err(EngineError::Lost {
                 after_job: false, ..
             }) => {
                 tracing::info!(sandbox = %entry.sandbox.name, "a warm container was gone; running on a new one");
                 let container = Container::launch(&self.engine, &entry.spec).await?;
                 let token = container.token().to_owned();
-                return self
-                    .lost_means_ended(container.run(&prepared.job, chunks).await)
-                    .await
-                    .map(|o| (token, o));
+                (token, container.run(&prepared.job, chunks).await)
             }
-            other => self.lost_means_ended(other).await?,
+            other => (token, other),
         };
-        Ok((token, out))
+        self.lost_means_ended(result).await.map(|o| (token, o))
     }
 
     /// A container that stopped after taking its job while the engine
