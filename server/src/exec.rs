@@ -55,10 +55,6 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.entry.sandbox
-    }
-
     /// What names this request's run.
     pub fn ids(&self) -> RunIds {
         RunIds {

@@ -60,7 +60,8 @@ impl Budget {
     }
 
     /// Warm containers and their bytes now.
-    pub fn used(&self) -> (usize, u64) {
+    #[cfg(test)]
+    fn used(&self) -> (usize, u64) {
         *self.used.lock().expect("not poisoned")
     }
 }

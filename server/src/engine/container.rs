@@ -55,10 +55,6 @@ impl Job {
         let bytes = agent::encode_job(&header, contents, stdin);
         Job { header, bytes }
     }
-
-    pub fn header(&self) -> &agent::Job {
-        &self.header
-    }
 }
 
 /// The run as it happens, for a client that streams.
