@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 
 pub mod browser;
+pub mod engine;
 pub mod measure;
 
 /// The repository's root folder.
