@@ -138,8 +138,9 @@ pub async fn build_all(engine: &Engine, plan: &Plan) -> Result<Vec<Report>, Imag
         ca,
     };
     println!(
-        "snipbox images: {} sandboxes from {}, agent {} ({} KB), engine {}",
+        "snipbox images: {} sandbox{} from {}, agent {} ({} KB), engine {}",
         plan.sandboxes.len(),
+        if plan.sandboxes.len() == 1 { "" } else { "es" },
         plan.dir.display(),
         plan.agent.display(),
         builder.agent.len() / 1000,
@@ -371,7 +372,7 @@ impl Output {
         self.partial.push_str(text);
         while let Some(end) = self.partial.find('\n') {
             let line: String = self.partial.drain(..=end).collect();
-            let line = line.trim_end().to_string();
+            let line = strip_colors(line.trim_end());
             if line.starts_with("Step ") {
                 println!("  {sandbox} | {}", clip(&line, 110));
             }
@@ -384,10 +385,32 @@ impl Output {
 
     fn tail(mut self) -> String {
         if !self.partial.trim().is_empty() {
-            self.lines.push_back(std::mem::take(&mut self.partial));
+            self.lines.push_back(strip_colors(&self.partial));
         }
         Vec::from(self.lines).join("\n")
     }
+}
+
+/// The text without terminal color codes (the engine colors a step's
+/// stderr).
+fn strip_colors(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters, ending with a letter.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn clip(line: &str, max: usize) -> String {

@@ -140,7 +140,7 @@ fn build_output_prints_steps_and_keeps_the_tail() {
         out.add("x", &format!("line {i}\n"));
     }
     out.add("x", "Step 2/3 : RUN fa");
-    out.add("x", "il\nno newline at the end");
+    out.add("x", "il\n\u{1b}[91mno newline\u{1b}[0m at the end");
     let tail = out.tail();
     let lines: Vec<&str> = tail.lines().collect();
     assert_eq!(lines.len(), TAIL_LINES + 1);
