@@ -120,8 +120,8 @@ impl TestEngine {
             .append(true)
             .open(d.join("dockerd.log"))
             .unwrap();
-        let child = Command::new("dockerd")
-            .arg("--host")
+        let mut cmd = Command::new("dockerd");
+        cmd.arg("--host")
             .arg(self.host())
             .arg("--data-root")
             .arg(&self.data)
@@ -132,9 +132,10 @@ impl TestEngine {
             .arg(format!("--bridge={}", self.bridge))
             .args(["--iptables=false", "--ip-masq=false"])
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("dockerd starts");
+            .stderr(log);
+        // A test process that dies takes its engine with it.
+        crate::end_with_parent(&mut cmd);
+        let child = cmd.spawn().expect("dockerd starts");
         self.child = Some(child);
         assert!(
             eventually(Duration::from_secs(30), || self.answers()),
@@ -213,10 +214,18 @@ impl Drop for TestEngine {
             }
             self.stop();
         }
-        let _ = Command::new("umount")
-            .arg("-R")
-            .arg(self.dir.join("exec"))
-            .output();
+        // What dockerd mounted under its folders (its network namespace
+        // file, among others), innermost first.
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        let mut ours: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| Path::new(m).starts_with(&self.dir))
+            .collect();
+        ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mount in ours {
+            let _ = Command::new("umount").arg(mount).output();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])

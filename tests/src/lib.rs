@@ -59,7 +59,7 @@ pub fn through_guard() -> bool {
 
 /// Lets `cmd` receive SIGTERM when the thread that started it ends, so
 /// nothing outlives a test process that dies.
-fn end_with_parent(cmd: &mut Command) {
+pub fn end_with_parent(cmd: &mut Command) {
     // SAFETY: prctl is async-signal-safe and only sets a flag of the child.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(cmd, || {

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use snipbox_tests::engine::TestEngine;
 use snipbox_tests::{browser::free_port, client, request, root, target_dir};
@@ -37,7 +37,7 @@ fn engine() -> TestEngine {
     for base in &SEEDS[1..] {
         run(Command::new(root().join("scripts/base-image.sh")).arg(base));
     }
-    let engine = TestEngine::start_cached(&target_dir().join("compose-engine"));
+    let engine = TestEngine::start_cached(&target_dir().join("compose-engine/data"));
     for seed in SEEDS {
         let ours = engine.output(&["image", "inspect", "-f", "{{.Id}}", seed]);
         if ours != docker(&["image", "inspect", "-f", "{{.Id}}", seed]) {
@@ -85,25 +85,70 @@ struct Deployment<'a> {
     file: &'static str,
     project: String,
     port: u16,
+    _open: Option<OpenBridge>,
+}
+
+/// This machine's firewall drops traffic forwarded between containers on
+/// bridges its own engine did not make (bridged packets pass the FORWARD
+/// chain, whose policy that engine sets to DROP), and the test engine
+/// leaves the firewall alone (`--iptables=false`). Traffic within one
+/// bridge of the test's is let through while the test runs, that bridge
+/// only, in the chain meant for such rules (DOCKER-USER, else FORWARD).
+struct OpenBridge {
+    rule: Vec<String>,
+}
+
+impl OpenBridge {
+    fn new(bridge: String) -> OpenBridge {
+        let has_chain = |c: &str| {
+            Command::new("iptables")
+                .args(["-S", c])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let chain = if has_chain("DOCKER-USER") {
+            "DOCKER-USER"
+        } else {
+            "FORWARD"
+        };
+        let rule: Vec<String> = [chain, "-i", &bridge, "-o", &bridge, "-j", "ACCEPT"]
+            .map(String::from)
+            .to_vec();
+        // Where there is no iptables, nothing is dropped either.
+        let _ = Command::new("iptables").arg("-I").args(&rule).output();
+        OpenBridge { rule }
+    }
+}
+
+impl Drop for OpenBridge {
+    fn drop(&mut self) {
+        let _ = Command::new("iptables").arg("-D").args(&self.rule).output();
+    }
 }
 
 impl<'a> Deployment<'a> {
     /// The compose file `file`, plus what a person on a plain Docker host
     /// adds: the server published on loopback (the commented `ports`
-    /// line), and, because this engine's bridge has no way out, the
-    /// builds on the host's network.
+    /// line); and what this machine needs: the builds on the host's
+    /// network (this engine's bridges have no way out), and the guard
+    /// variant's internal network on a bridge of a known name, opened in
+    /// the firewall for the test's time (see [`OpenBridge`]).
     fn new(engine: &'a TestEngine, checkout: &'a Path, file: &'static str) -> Self {
         let port = free_port();
-        let project = format!("sbx{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let guard = if file.contains("proxy") {
-            "  guard:\n    build:\n      network: host\n"
-        } else {
-            ""
-        };
-        let extra = format!(
-            "services:\n{guard}  images:\n    build:\n      network: host\n  snipbox:\n    \
+        let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let project = format!("sbx{id}");
+        let mut extra = format!(
+            "services:\n  images:\n    build:\n      network: host\n  snipbox:\n    \
              build:\n      network: host\n    ports: [\"127.0.0.1:{port}:8080\"]\n"
         );
+        let open = file.contains("proxy").then(|| {
+            let bridge = format!("sbxa-{id}");
+            extra += &format!(
+                "  guard:\n    build:\n      network: host\nnetworks:\n  docker-api:\n    \
+                 driver_opts:\n      com.docker.network.bridge.name: {bridge}\n"
+            );
+            OpenBridge::new(bridge)
+        });
         std::fs::write(checkout.join(format!("{project}.yml")), extra).unwrap();
         Deployment {
             engine,
@@ -111,6 +156,7 @@ impl<'a> Deployment<'a> {
             file,
             project,
             port,
+            _open: open,
         }
     }
 
@@ -145,22 +191,26 @@ impl<'a> Deployment<'a> {
     /// A deploy: `up -d --build`, which must succeed; what the builder
     /// printed this time, and how long it all took.
     fn up(&self) -> (String, Duration) {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            - 1;
         let started = Instant::now();
         let out = self.compose(&["up", "-d", "--build"]);
         let took = started.elapsed();
-        let logs = self.compose(&[
-            "logs",
-            "--no-log-prefix",
-            "--since",
-            &since.to_string(),
-            "images",
-        ]);
-        let builder = String::from_utf8_lossy(&logs.stdout).to_string();
+        // The engine's own log of the container (compose decorates its
+        // copy), from its last start on: a deploy starts it again.
+        let logs = self
+            .engine
+            .docker()
+            .args(["logs", &self.container("images")])
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&logs.stdout),
+            String::from_utf8_lossy(&logs.stderr)
+        );
+        let builder = all
+            .rfind("snipbox images: ")
+            .map_or(all.as_str(), |at| &all[at..])
+            .to_string();
         assert!(
             out.status.success(),
             "docker compose up failed:\n{}\n--- the builder's log ---\n{builder}",
