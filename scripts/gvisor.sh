@@ -12,23 +12,18 @@
 # root network namespace").
 set -euo pipefail
 
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 bin=/usr/local/bin/runsc
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 if ! [ -x "$bin" ]; then
   command -v dpkg-deb >/dev/null 2>&1 || { echo "gVisor: not a Debian-like system; install runsc by hand (gvisor.dev)" >&2; exit 0; }
   echo "installing gVisor's runsc from Debian 13 into $bin"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  curl -fsS "$mirror/dists/trixie/main/binary-amd64/Packages.xz" | xz -dc > "$work/Packages"
-  entry=$(awk '/^Package: runsc$/ {p = 1} p && /^$/ {exit} p' "$work/Packages")
-  file=$(awk '/^Filename:/ {print $2}' <<<"$entry")
-  sum=$(awk '/^SHA256:/ {print $2}' <<<"$entry")
-  [ -n "$file" ] || { echo "gVisor: runsc is not in Debian 13's index" >&2; exit 1; }
-  curl -fsS -o "$work/runsc.deb" "$mirror/$file"
-  echo "$sum  $work/runsc.deb" | sha256sum --check --quiet
-  dpkg-deb -x "$work/runsc.deb" "$work/root"
+  debian13_deb runsc "$work/root"
   as_root install -m 0755 "$work/root/usr/bin/runsc" "$bin"
 fi
 

@@ -3,6 +3,8 @@
 # a Docker engine (Debian's docker.io, started in the background when none
 # answers) and the Rust targets. Safe to run again: it skips what is there.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -51,17 +53,32 @@ fi
 target=x86_64-unknown-linux-musl
 rustup target list --installed | grep -qx "$target" || { echo "adding the Rust target $target"; rustup target add "$target"; }
 
-# The tests also drive a socket proxy (haproxy), validate the compose files
-# (docker-compose), give a Docker engine of their own a bridge (ip) and
+# The tests also drive a socket proxy (haproxy), deploy the compose files
+# (Compose v2, below), give a Docker engine of their own a bridge (ip) and
 # drive a headless browser (chromium, chromedriver).
 if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
-  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+  # Compose v2 (`docker compose`), as Coolify runs it: Debian 12's
+  # docker-compose is 1.29, which mishandles
+  # `condition: service_completed_successfully`. Debian 13's package holds
+  # the v2 CLI plugin, which needs only libc: it runs on Debian 12 too.
+  if ! docker compose version 2>/dev/null | grep -q 'version v\?2'; then
+    command -v dpkg-deb >/dev/null 2>&1 || { echo "Compose v2 is missing: install the docker compose plugin by hand" >&2; exit 1; }
+    command -v xz >/dev/null 2>&1 || apt_install xz-utils
+    command -v curl >/dev/null 2>&1 || apt_install curl
+    plugins=/usr/local/lib/docker/cli-plugins
+    echo "installing Compose v2 (the docker compose plugin) from Debian 13 into $plugins"
+    work=$(mktemp -d)
+    debian13_deb docker-compose "$work/root"
+    as_root install -D -m 0755 "$work/root/usr/libexec/docker/cli-plugins/docker-compose" "$plugins/docker-compose"
+    rm -rf "$work"
+  fi
 fi
 
 # The widget: the wasm target and the wasm-bindgen CLI of exactly the
@@ -92,32 +109,10 @@ if [ "${1:-}" = "--widget" ] || [ "${1:-}" = "--test" ]; then
   # server then sends as they are (gzip does the same for gzip).
   command -v brotli >/dev/null 2>&1 || apt_install brotli
 
-  # binaryen's wasm-opt, which shrinks the wasm, and esbuild, which minifies
-  # the JS and CSS: the npm builds of pinned releases (prebuilt, installed
-  # in seconds), into target/tools/ where scripts/widget.sh looks for them.
-  # Never Debian's binaryen: its wasm-opt breaks the widget.
-  tools=${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")/.." && pwd)/target}/tools
-  for pkg in "binaryen@$binaryen" "esbuild@$esbuild"; do
-    name=${pkg%@*} version=${pkg#*@}
-    have=$(node -p "require('$tools/$name/node_modules/$name/package.json').version" 2>/dev/null || true)
-    if [ "$have" != "$version" ]; then
-      command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-      echo "installing $name $version from npm into $tools/$name (found: ${have:-none})"
-      mkdir -p "$tools/$name"
-      npm install --silent --prefix "$tools/$name" --no-save --no-package-lock --no-audit --no-fund "$pkg"
-    fi
-  done
-
-  # CodeMirror, the playground's editor, bundled by esbuild: the pinned
-  # packages into target/tools/codemirror (a stamp file lists them).
-  # shellcheck disable=SC2154 # codemirror is set in pins.sh
-  want=$(echo $codemirror)
-  if [ "$(cat "$tools/codemirror/pins" 2>/dev/null)" != "$want" ]; then
+  # The pinned npm tools that shrink and minify the widget, and the
+  # playground's editor (CodeMirror), into target/tools/.
+  if [ -n "$("$(dirname "$0")/widget-tools.sh" --missing)" ]; then
     command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-    echo "installing CodeMirror from npm into $tools/codemirror: $want"
-    mkdir -p "$tools/codemirror"
-    # shellcheck disable=SC2086 # one word per package
-    npm install --silent --prefix "$tools/codemirror" --no-save --no-package-lock --no-audit --no-fund $want
-    echo "$want" >"$tools/codemirror/pins"
+    "$(dirname "$0")/widget-tools.sh"
   fi
 fi

@@ -8,9 +8,22 @@ source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 image=${1:-rust:1-bookworm}
-image_present_or_pulled "$image" "build image" && exit 0
-echo "cannot pull $image: making it from debian:bookworm-slim and the local toolchain ($(rustc --version))"
-rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# The targets the Dockerfile builds for besides the host: the widget's and
+# the agent's (static, musl).
+targets="wasm32-unknown-unknown x86_64-unknown-linux-musl"
+if image_present_or_pulled "$image" "build image"; then
+  # A stand-in made here by an earlier version of this script may lack a
+  # target: it is made again. (An image with rustup adds its own.)
+  env=$(docker image inspect -f '{{join .Config.Env " "}}' "$image")
+  have=$(docker image inspect -f '{{index .Config.Labels "snipbox.rust-targets"}}' "$image")
+  case "$env" in *RUSTUP_HOME=*) exit 0 ;; esac
+  [ "$have" != "$targets" ] || exit 0
+  echo "$image is a stand-in without the targets $targets: making it again"
+fi
+echo "making $image from debian:bookworm-slim and the local toolchain ($(rustc --version))"
+for t in $targets; do
+  rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+done
 scripts/base-image.sh debian:bookworm-slim
 sysroot=$(rustc --print sysroot)
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -27,12 +40,14 @@ COPY toolchain /usr/local/rust/
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ENV PATH=/usr/local/rust/bin:$PATH CARGO_HOME=/usr/local/cargo
 DOCKERFILE
-# Only what builds for this host and the widget (wasm32): no docs, no
+echo "LABEL snipbox.rust-targets=\"$targets\"" >> "$dir/Dockerfile"
+# Only what builds for this host and the targets above: no docs, no
 # sources, no other targets.
 excludes=(--exclude=./share --exclude=./lib/rustlib/src)
 for t in "$sysroot"/lib/rustlib/*/; do
   t=$(basename "$t")
-  [ -d "$sysroot/lib/rustlib/$t/lib" ] && [ "$t" != "$host" ] && [ "$t" != wasm32-unknown-unknown ] && excludes+=("--exclude=./lib/rustlib/$t")
+  case " $host $targets " in *" $t "*) continue ;; esac
+  [ -d "$sysroot/lib/rustlib/$t/lib" ] && excludes+=("--exclude=./lib/rustlib/$t")
 done
 cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$dir/ca-certificates.crt"
 tar -C "$dir" -c -f "$dir/context.tar" Dockerfile ca-certificates.crt

@@ -58,6 +58,10 @@ for name in widget playground; do
     cargo build --quiet --locked -p "snipbox-$name" --target wasm32-unknown-unknown --profile widget
     wasm=$target_dir/wasm32-unknown-unknown/widget/snipbox_$name.wasm
   fi
+  # WIDGET_CARGO_ONLY=1: the cargo builds alone, e.g. of the crates'
+  # dependencies (the server's Dockerfile builds them once, from stand-in
+  # sources, so that a source change does not build them again).
+  [ -z "${WIDGET_CARGO_ONLY:-}" ] || continue
   wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
     --out-dir "$out" --out-name "snipbox_$name" "$wasm"
   if [ -x "$wasm_opt" ]; then
@@ -88,6 +92,8 @@ for name in widget playground; do
     mv "$out/snipbox_${name}_bg.opt.wasm" "$out/snipbox_${name}_bg.wasm"
   fi
 done
+
+[ -z "${WIDGET_CARGO_ONLY:-}" ] || exit 0
 
 # The glue wasm-bindgen just wrote, the loader and CSS from widget/, the
 # playground's CSS.

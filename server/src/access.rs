@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, ORIGIN};
@@ -32,6 +33,8 @@ pub struct Access {
     /// `None`: any origin.
     origins: Option<Vec<String>>,
     api_keys: Vec<String>,
+    /// Whether the hint about an untrusted proxy was logged (once).
+    proxy_hinted: AtomicBool,
 }
 
 impl Access {
@@ -70,6 +73,7 @@ impl Access {
             trusted_proxies,
             origins,
             api_keys,
+            proxy_hinted: AtomicBool::new(false),
         })
     }
 
@@ -85,6 +89,9 @@ impl Access {
             .map(|v| v.to_str().unwrap_or("?"))
             .flat_map(|v| v.split(','))
             .collect();
+        if !hops.is_empty() && !trusted(&peer) {
+            self.hint_untrusted_proxy(peer);
+        }
         let mut client = peer;
         for hop in hops.into_iter().rev() {
             if !trusted(&client) {
@@ -96,6 +103,24 @@ impl Access {
             }
         }
         client
+    }
+
+    /// Says once that a proxy no one trusts forwards requests (behind
+    /// Coolify's, every reader would share its rate limit), with the
+    /// setting that trusts it: the network this server shares with it,
+    /// which the operator cannot easily see from a web UI.
+    fn hint_untrusted_proxy(&self, peer: IpAddr) -> Option<String> {
+        if self.proxy_hinted.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        let trust = local_network_of(peer).map_or_else(|| peer.to_string(), |net| net.to_string());
+        let hint = format!(
+            "requests arrive through a proxy at {peer} (they carry X-Forwarded-For) that is not \
+             trusted: all its clients share one rate limit; if it is your proxy, set \
+             SNIPBOX_TRUSTED_PROXIES={trust}"
+        );
+        tracing::warn!("{hint}");
+        Some(hint)
     }
 
     /// The rate limit's key for a client: its address, or its IPv6 network.
@@ -159,6 +184,57 @@ impl Access {
 }
 
 /// An `X-Forwarded-For` entry: an address, or an address with a port.
+/// The network of this host's interface that `peer` is on, if any.
+fn local_network_of(peer: IpAddr) -> Option<IpNet> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list`, freed below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut cur = list;
+    while !cur.is_null() && found.is_none() {
+        // SAFETY: `cur` is a node of the list getifaddrs made.
+        let ifa = unsafe { &*cur };
+        // SAFETY: the addresses are null or valid sockaddrs of the list.
+        let (addr, mask) = unsafe { (sockaddr_ip(ifa.ifa_addr), sockaddr_ip(ifa.ifa_netmask)) };
+        if let (Some(addr), Some(mask)) = (addr, mask) {
+            found = IpNet::with_netmask(addr, mask)
+                .ok()
+                .map(|net| net.trunc())
+                .filter(|net| net.contains(&peer));
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: `list` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(list) };
+    found
+}
+
+/// The IP address of an IPv4 or IPv6 sockaddr.
+///
+/// # Safety
+/// `sa` is null or points to a valid sockaddr of its family's size.
+unsafe fn sockaddr_ip(sa: *const libc::sockaddr) -> Option<IpAddr> {
+    if sa.is_null() {
+        return None;
+    }
+    // SAFETY: the caller's promise; the family says which struct it is.
+    unsafe {
+        match i32::from((*sa).sa_family) {
+            libc::AF_INET => {
+                let v4 = &*(sa as *const libc::sockaddr_in);
+                Some(IpAddr::from(u32::from_be(v4.sin_addr.s_addr).to_be_bytes()))
+            }
+            libc::AF_INET6 => {
+                let v6 = &*(sa as *const libc::sockaddr_in6);
+                Some(IpAddr::from(v6.sin6_addr.s6_addr))
+            }
+            _ => None,
+        }
+    }
+}
+
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();
     hop.parse::<IpAddr>()
@@ -185,6 +261,24 @@ mod tests {
     }
 
     const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+
+    #[test]
+    fn an_untrusted_proxy_is_named_once_with_the_network_to_trust() {
+        let a = access(&[]);
+        let forwarded = headers(&[("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(a.client_ip(PEER, &forwarded), PEER, "not believed");
+        assert!(a.proxy_hinted.load(Ordering::Relaxed));
+        let hint = Access::hint_untrusted_proxy(&access(&[]), PEER).unwrap();
+        assert!(
+            hint.contains("proxy at 127.0.0.1")
+                && hint.ends_with("SNIPBOX_TRUSTED_PROXIES=127.0.0.0/8"),
+            "{hint}"
+        );
+        assert_eq!(a.hint_untrusted_proxy(PEER), None, "once");
+        let trusted = access(&["--trusted-proxies", "127.0.0.1"]);
+        trusted.client_ip(PEER, &forwarded);
+        assert!(!trusted.proxy_hinted.load(Ordering::Relaxed));
+    }
 
     #[test]
     fn the_burst_then_the_rate_apply_per_client() {

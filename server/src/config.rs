@@ -28,6 +28,32 @@ pub enum Cmd {
     Check,
     /// Ask the server listening on `--listen`'s port for its health (exit 0 when healthy).
     Health,
+    /// Build every sandbox image that is missing or out of date, through
+    /// the Engine API; exit 0 when all are built.
+    Images(ImagesArgs),
+}
+
+/// `snipbox images`: what to build and with what.
+#[derive(Debug, Clone, Args)]
+pub struct ImagesArgs {
+    /// Only these sandboxes (names or aliases, comma-separated); default:
+    /// `--sandboxes-only`, else every sandbox.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// The agent binary every sandbox image gets (a static, musl build).
+    #[arg(
+        long,
+        env = "SNIPBOX_AGENT",
+        default_value = "target/x86_64-unknown-linux-musl/release/snipbox-agent"
+    )]
+    pub agent: std::path::PathBuf,
+    /// Certificates a sandbox Dockerfile may `COPY host-ca.crt` (default:
+    /// `SSL_CERT_FILE`, else the system bundle, else an empty file).
+    #[arg(long, env = "SNIPBOX_HOST_CA")]
+    pub host_ca: Option<std::path::PathBuf>,
+    /// Network of the build steps' containers (default: the engine's).
+    #[arg(long, env = "SNIPBOX_BUILD_NETWORK")]
+    pub network: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -48,6 +74,15 @@ pub struct Config {
         global = true
     )]
     pub sandboxes: PathBuf,
+    /// Serve (and build) only these sandboxes: names or aliases,
+    /// comma-separated; empty serves every sandbox of `--sandboxes`.
+    #[arg(
+        long,
+        env = "SNIPBOX_SANDBOXES_ONLY",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub sandboxes_only: Vec<String>,
     /// Repository of the sandbox images: `REPOSITORY/NAME:latest`.
     #[arg(
         long,

@@ -5,7 +5,8 @@
 //! [`pool`] and [`engine`] (containers, through bollard). [`sandbox`] loads
 //! the sandbox definitions, [`files`] checks a request's files, [`access`]
 //! decides who may run code, [`admission`] bounds concurrency, [`check`]
-//! finds what keeps runs from working, [`metrics`] counts.
+//! finds what keeps runs from working, [`metrics`] counts. [`images`]
+//! builds the sandbox images (`snipbox images`).
 
 pub mod access;
 pub mod admission;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod engine;
 pub mod exec;
 pub mod files;
+pub mod images;
 pub mod listen;
 pub mod metrics;
 pub mod pool;
@@ -30,7 +32,7 @@ use axum::Router;
 use crate::access::Access;
 use crate::admission::Admission;
 use crate::api::{AppState, BodyLimits, Health};
-use crate::config::Config;
+use crate::config::{Config, ImagesArgs};
 use crate::engine::Engine;
 use crate::exec::Executor;
 use crate::files::FileLimits;
@@ -152,6 +154,9 @@ fn log_runtimes(catalog: &Catalog, listen: std::net::SocketAddr) {
 /// The sandboxes, with the operator's overrides of their files.
 fn catalog(config: &Config) -> anyhow::Result<Catalog> {
     let mut catalog = Catalog::load(&config.sandboxes)?;
+    catalog
+        .keep_only(&config.sandboxes_only)
+        .map_err(|e| anyhow::anyhow!("SNIPBOX_SANDBOXES_ONLY: {e}"))?;
     if let Some(size) = config.pool {
         catalog.set_pool(size);
     }
@@ -274,6 +279,45 @@ pub async fn check(config: &Config) -> anyhow::Result<bool> {
         println!("{f}");
     }
     Ok(findings.iter().all(|f| f.level != check::Level::Error))
+}
+
+/// `snipbox images`: builds the sandbox images that are missing or out of
+/// date, prints a line per step and a table; `Ok(false)` when one fails
+/// (the error printed names the sandbox and how its build ended).
+pub async fn images(config: &Config, args: &ImagesArgs) -> anyhow::Result<bool> {
+    let mut catalog = catalog(config)?;
+    catalog
+        .keep_only(&args.only)
+        .map_err(|e| anyhow::anyhow!("--only: {e}"))?;
+    let host_ca = args.host_ca.clone().or_else(|| {
+        let path: std::path::PathBuf = std::env::var_os("SSL_CERT_FILE")
+            .map_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into(), Into::into);
+        path.is_file().then_some(path)
+    });
+    let plan = images::Plan {
+        dir: config.sandboxes.clone(),
+        sandboxes: catalog
+            .iter()
+            .map(|s| (s.name.clone(), s.image()))
+            .collect(),
+        agent: args.agent.clone(),
+        host_ca,
+        network: args.network.clone().filter(|n| !n.is_empty()),
+    };
+    let started = std::time::Instant::now();
+    match images::build_all(&Engine::new(&config.instance), &plan).await {
+        Ok(reports) => {
+            println!(
+                "{}",
+                images::table(&reports, started.elapsed().as_secs_f64())
+            );
+            Ok(true)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(false)
+        }
+    }
 }
 
 /// Asks the running server's `/v1/health` (the image's HEALTHCHECK).

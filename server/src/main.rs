@@ -27,6 +27,11 @@ async fn main() -> anyhow::Result<ExitCode> {
         } else {
             ExitCode::FAILURE
         }),
+        Cmd::Images(args) => Ok(if snipbox::images(&cli.config, &args).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
     }
 }
 

@@ -355,6 +355,28 @@ impl Catalog {
         }
     }
 
+    /// Keeps only the sandboxes `names` (names or aliases; blanks are
+    /// ignored, and none at all keeps every sandbox): an operator's subset.
+    pub fn keep_only(&mut self, names: &[String]) -> Result<(), String> {
+        let mut kept = std::collections::BTreeSet::new();
+        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            let canonical = self.aliases.get(name).map_or(name, String::as_str);
+            if !self.sandboxes.contains_key(canonical) {
+                let known: Vec<&str> = self.sandboxes.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "no sandbox named {name:?} (there are: {})",
+                    known.join(", ")
+                ));
+            }
+            kept.insert(canonical.to_string());
+        }
+        if !kept.is_empty() {
+            self.sandboxes.retain(|name, _| kept.contains(name));
+            self.aliases.retain(|_, name| kept.contains(name));
+        }
+        Ok(())
+    }
+
     /// Takes every sandbox's image from `repository` instead.
     pub fn set_repository(&mut self, repository: &str) {
         for s in self.sandboxes.values_mut() {
@@ -467,6 +489,21 @@ mod tests {
             assert!(catalog.get(name).is_some(), "{name} is missing");
         }
         assert!(catalog.get("shell").is_some(), "shell stays a name");
+    }
+
+    #[test]
+    fn an_operator_subset_keeps_those_sandboxes_and_their_aliases() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
+        let mut catalog = Catalog::load(&dir).unwrap();
+        catalog
+            .keep_only(&["python".into(), "shell".into(), " ".into()])
+            .unwrap();
+        let names: Vec<&str> = catalog.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["bash", "python"]);
+        assert!(catalog.get("py").is_some() && catalog.get("sh").is_some());
+        assert!(catalog.get("go").is_none());
+        let e = catalog.keep_only(&["cobol".into()]).unwrap_err();
+        assert!(e.contains("\"cobol\"") && e.contains("bash, python"), "{e}");
     }
 
     #[test]

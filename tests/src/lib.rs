@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 
 pub mod browser;
+pub mod engine;
 pub mod measure;
 
 /// The repository's root folder.
@@ -26,14 +27,18 @@ pub fn server_binary() -> PathBuf {
     binary("SNIPBOX_BIN", "snipbox", "snipbox")
 }
 
+/// The workspace's target folder: `CARGO_TARGET_DIR`, or `target/`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// A binary of this workspace: `$var`, or the workspace's debug build.
 fn binary(var: &str, name: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target"));
-        target.join("debug").join(name)
-    });
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug").join(name));
     assert!(
         path.exists(),
         "{} is missing: run `cargo build -p {package}` first (`make test` does)",
@@ -54,7 +59,7 @@ pub fn through_guard() -> bool {
 
 /// Lets `cmd` receive SIGTERM when the thread that started it ends, so
 /// nothing outlives a test process that dies.
-fn end_with_parent(cmd: &mut Command) {
+pub fn end_with_parent(cmd: &mut Command) {
     // SAFETY: prctl is async-signal-safe and only sets a flag of the child.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(cmd, || {

@@ -4,169 +4,17 @@
 //! a sandbox image deleted while serving.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use snipbox_tests::engine::TestEngine;
 use snipbox_tests::{Server, client, eventually, request, root};
 
-/// A dockerd of the test's own.
-struct Engine {
-    dir: PathBuf,
-    /// Its bridge: `--bridge=none` would make dockerd delete the machine
-    /// engine's docker0, so it gets an (unused) bridge of its own.
-    bridge: String,
-    child: Option<Child>,
-}
-
-impl Engine {
-    fn start() -> Engine {
-        let id = uuid::Uuid::new_v4().simple().to_string()[..6].to_string();
-        let dir = PathBuf::from(format!("/tmp/sbx-{id}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let bridge = format!("sbx-{id}");
-        let made = Command::new("ip")
-            .args(["link", "add", &bridge, "type", "bridge"])
-            .status()
-            .unwrap();
-        assert!(made.success(), "cannot make bridge {bridge}");
-        let mut engine = Engine {
-            dir,
-            bridge,
-            child: None,
-        };
-        engine.restart();
-        engine.load("snipbox/bash:latest");
-        engine
-    }
-
-    fn host(&self) -> String {
-        format!("unix://{}", self.dir.join("docker.sock").display())
-    }
-
-    fn docker(&self) -> Command {
-        let mut cmd = Command::new("docker");
-        cmd.env("DOCKER_HOST", self.host());
-        cmd
-    }
-
-    fn answers(&self) -> bool {
-        self.docker()
-            .arg("info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    /// Starts (again) on the same folders.
-    fn restart(&mut self) {
-        let d = &self.dir;
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(d.join("dockerd.log"))
-            .unwrap();
-        let child = Command::new("dockerd")
-            .arg("--host")
-            .arg(self.host())
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("--pidfile")
-            .arg(d.join("docker.pid"))
-            .arg(format!("--bridge={}", self.bridge))
-            .args(["--iptables=false", "--ip-masq=false"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("dockerd starts");
-        self.child = Some(child);
-        assert!(
-            eventually(Duration::from_secs(30), || self.answers()),
-            "the test engine did not start"
-        );
-    }
-
-    /// The engine stops, as with `systemctl stop docker`: it stops its
-    /// containers and exits.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SAFETY: kill only sends a signal to our own child.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-            let _ = child.wait();
-        }
-    }
-
-    /// Copies an image from the machine's engine into this one.
-    fn load(&self, image: &str) {
-        let mut save = Command::new("docker")
-            .args(["save", image])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let status = self
-            .docker()
-            .arg("load")
-            .stdin(save.stdout.take().unwrap())
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(
-            status.success() && save.wait().unwrap().success(),
-            "cannot load {image}"
-        );
-    }
-
-    fn containers(&self, instance: &str) -> Vec<String> {
-        let out = self
-            .docker()
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=snipbox.instance={instance}"),
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            // Remove what is left, stop, and clean the folders.
-            if let Ok(out) = self.docker().args(["ps", "-aq"]).output() {
-                let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect();
-                if !ids.is_empty() {
-                    let _ = self.docker().arg("rm").arg("-f").args(&ids).output();
-                }
-            }
-            if let Some(child) = &self.child {
-                // SAFETY: kill only sends a signal to our own child.
-                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-            }
-            if let Some(mut child) = self.child.take() {
-                let _ = child.wait();
-            }
-        }
-        let _ = Command::new("umount")
-            .arg("-R")
-            .arg(self.dir.join("exec"))
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .status();
-    }
+/// A test engine with the one sandbox image these tests use.
+fn engine() -> TestEngine {
+    let engine = TestEngine::start();
+    engine.load("snipbox/bash:latest");
+    engine
 }
 
 /// A sandboxes folder with only the bash sandbox (also called "shell"), the
@@ -187,8 +35,8 @@ async fn health(server: &Server) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn engine_stopping_mid_run_gets_a_prompt_503_and_the_server_recovers_by_itself() {
-    let mut engine = Engine::start();
-    let sandboxes = shell_only(&engine.dir);
+    let mut engine = engine();
+    let sandboxes = shell_only(engine.dir());
     let host = engine.host();
     let server = Server::start(&[
         ("DOCKER_HOST", &host),
@@ -260,8 +108,8 @@ async fn engine_stopping_mid_run_gets_a_prompt_503_and_the_server_recovers_by_it
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sandbox_image_deleted_while_serving_gets_503_naming_it() {
-    let engine = Engine::start();
-    let sandboxes = shell_only(&engine.dir);
+    let engine = engine();
+    let sandboxes = shell_only(engine.dir());
     let server = Server::start(&[
         ("DOCKER_HOST", &engine.host()),
         ("SNIPBOX_SANDBOXES", sandboxes.to_str().unwrap()),

@@ -314,7 +314,8 @@ pub fn permission_message(address: &str) -> String {
         Ok(meta) => format!(
             "permission denied on the Docker socket {path}: it is owned by GID {sock} but this process \
              (UID {uid}) has groups {groups:?}: rebuild the server image with --build-arg DOCKER_GID={sock} \
-             or start the container with --group-add {sock}",
+             (compose and Coolify: set the variable DOCKER_GID={sock} and deploy again) or start the \
+             container with --group-add {sock}",
             sock = meta.gid()
         ),
         Err(_) => format!(

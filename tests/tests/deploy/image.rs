@@ -1,62 +1,14 @@
-//! The deployment: the server's own image running as a non-root container
-//! beside the host's Docker, with the right GID, a wrong one, no socket, and
-//! through a socket proxy that allows only the calls snipbox makes. These
-//! are the commands docs/deploy.md gives.
+//! The server's own image as docs/deploy.md runs it by hand: a non-root
+//! container beside the host's Docker, with the right GID, a wrong one, no
+//! socket; a path-filtering socket proxy in front of the host server; and
+//! the guard's image with the socket, the server's without.
 
-use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::process::Command;
 use std::time::Duration;
 
 use snipbox_tests::{Server, client, eventually, request, root};
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("the command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn docker(args: &[&str]) -> String {
-    String::from_utf8_lossy(&run(Command::new("docker").args(args)).stdout)
-        .trim()
-        .to_string()
-}
-
-/// The GID that owns the engine's socket, as the guide finds it.
-fn socket_gid() -> String {
-    String::from_utf8_lossy(
-        &run(Command::new("stat").args(["-c", "%g", "/var/run/docker.sock"])).stdout,
-    )
-    .trim()
-    .to_string()
-}
-
-/// Builds the server image once per GID, as the guide does:
-/// `docker build --build-arg DOCKER_GID=$(stat -c '%g' /var/run/docker.sock) -t snipbox .`
-fn image(gid: &str) -> String {
-    // One build at a time: the second finds the first's build stage cached.
-    static BUILDS: Mutex<()> = Mutex::new(());
-    let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
-    run(&mut Command::new(root().join("scripts/rust-image.sh")));
-    let tag = format!("snipbox-server:gid{gid}");
-    run(Command::new("docker")
-        .current_dir(root())
-        .env("DOCKER_BUILDKIT", "0")
-        .args([
-            "build",
-            "--quiet",
-            "--build-arg",
-            &format!("DOCKER_GID={gid}"),
-            "--tag",
-            &tag,
-            ".",
-        ]));
-    tag
-}
+use super::{docker, run, server_image as image, socket_gid};
 
 /// A container of the server image, removed when dropped.
 struct Deployed {
@@ -429,13 +381,4 @@ async fn the_server_image_runs_code_through_the_guard_image() {
     assert!(logs.contains("created"), "{logs}");
     assert_eq!(server.stop(), "0", "{}", server.logs());
     assert!(snipbox_tests::containers(&format!("snipbox.instance={name}")).is_empty());
-}
-
-#[test]
-fn both_compose_files_validate() {
-    for file in ["docker-compose.yml", "docker-compose.proxy.yml"] {
-        run(Command::new("docker-compose")
-            .current_dir(root())
-            .args(["-f", file, "config", "-q"]));
-    }
 }

@@ -1,0 +1,159 @@
+use std::path::Path;
+
+use super::context::check_agent;
+use super::*;
+
+fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+const DOCKERFILE: &str = "FROM debian:trixie-slim\nRUN true\n";
+
+fn hash_of(dir: &Path, agent: &[u8]) -> String {
+    Definition::read(dir, agent).unwrap().hash
+}
+
+#[test]
+fn the_hash_follows_the_image_files_and_the_agent_not_sandbox_toml() {
+    let dir = folder(&[
+        ("Dockerfile", DOCKERFILE),
+        ("sandbox.toml", "title = \"A\"\n"),
+        ("lib/start", "#!/bin/sh\n"),
+    ]);
+    let first = hash_of(dir.path(), b"agent 1");
+    assert!(first.starts_with("sha256:") && first.len() == 71, "{first}");
+    assert_eq!(first, hash_of(dir.path(), b"agent 1"), "stable");
+
+    std::fs::write(dir.path().join("sandbox.toml"), "title = \"B\"\n").unwrap();
+    assert_eq!(
+        first,
+        hash_of(dir.path(), b"agent 1"),
+        "sandbox.toml is the server's"
+    );
+
+    assert_ne!(first, hash_of(dir.path(), b"agent 2"), "a new agent");
+
+    std::fs::write(dir.path().join("lib/start"), "#!/bin/sh\nexit 0\n").unwrap();
+    let changed = hash_of(dir.path(), b"agent 1");
+    assert_ne!(first, changed, "a file the image copies");
+
+    use std::os::unix::fs::PermissionsExt;
+    let start = dir.path().join("lib/start");
+    std::fs::set_permissions(&start, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_ne!(
+        changed,
+        hash_of(dir.path(), b"agent 1"),
+        "its executable bit"
+    );
+}
+
+#[test]
+fn the_context_holds_the_folder_the_agent_the_recipe_and_the_certificates() {
+    let dir = folder(&[("Dockerfile", DOCKERFILE), ("sandbox.toml", "")]);
+    let def = Definition::read(dir.path(), b"AGENT").unwrap();
+    let tar = def.context(b"CERTS").unwrap();
+    let mut archive = tar::Archive::new(tar.as_slice());
+    let mut files = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mode = entry.header().mode().unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        files.insert(path, (mode, text));
+    }
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            ".snipbox/Dockerfile",
+            ".snipbox/snipbox-agent",
+            "Dockerfile",
+            "host-ca.crt"
+        ]
+    );
+    assert_eq!(files["host-ca.crt"].1, "CERTS");
+    assert_eq!(files[".snipbox/snipbox-agent"], (0o755, "AGENT".into()));
+    let recipe = &files[".snipbox/Dockerfile"].1;
+    assert!(recipe.starts_with(DOCKERFILE), "{recipe}");
+    assert!(
+        recipe.ends_with(
+            "COPY .snipbox/snipbox-agent /usr/local/bin/snipbox-agent\n\
+             ENTRYPOINT [\"/usr/local/bin/snipbox-agent\"]\nCMD []\n"
+        ),
+        "{recipe}"
+    );
+    // The certificates are not part of the definition.
+    assert_eq!(
+        def.hash,
+        Definition::read(dir.path(), b"AGENT").unwrap().hash
+    );
+}
+
+#[test]
+fn bases_are_the_images_stages_start_from() {
+    let dockerfile = "# syntax comment\nARG V=1\nFROM debian:trixie-slim AS fetch\nRUN x\n\
+                      from --platform=linux/amd64 alpine:3 as other\nFROM fetch\n\
+                      FROM debian:trixie-slim\nFROM scratch\nFROM img:$V\nFROM Other\n";
+    assert_eq!(bases(dockerfile), ["debian:trixie-slim", "alpine:3"]);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
+    for name in ["python", "duckdb"] {
+        let text = std::fs::read_to_string(repo.join(name).join("Dockerfile")).unwrap();
+        assert_eq!(bases(&text), ["debian:trixie-slim"], "{name}");
+    }
+}
+
+#[test]
+fn an_agent_that_needs_a_dynamic_loader_is_refused_with_the_fix() {
+    let dynamic = std::fs::read("/bin/sh").unwrap();
+    let e = check_agent(Path::new("/bin/sh"), &dynamic)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("dynamic loader") && e.contains("x86_64-unknown-linux-musl"),
+        "{e}"
+    );
+    let e = check_agent(Path::new("x"), b"#!/bin/sh\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a 64-bit"), "{e}");
+    // An ELF64 header with one program header, of type PT_LOAD.
+    let mut elf = vec![0u8; 64 + 56];
+    elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+    elf[0x20] = 64;
+    elf[0x36] = 56;
+    elf[0x38] = 1;
+    elf[64] = 1;
+    check_agent(Path::new("static"), &elf).unwrap();
+}
+
+#[test]
+fn build_output_prints_steps_and_keeps_the_tail() {
+    let mut out = Output::default();
+    for i in 0..50 {
+        out.add("x", &format!("line {i}\n"));
+    }
+    out.add("x", "Step 2/3 : RUN fa");
+    out.add("x", "il\n\u{1b}[91mno newline\u{1b}[0m at the end");
+    let tail = out.tail();
+    let lines: Vec<&str> = tail.lines().collect();
+    assert_eq!(lines.len(), TAIL_LINES + 1);
+    assert_eq!(lines[lines.len() - 2], "Step 2/3 : RUN fail");
+    assert_eq!(lines[lines.len() - 1], "no newline at the end");
+}
+
+#[test]
+fn a_missing_debian_base_names_the_bootstrap_script() {
+    let fix = base_fix("debian:trixie-slim");
+    assert!(
+        fix.contains("scripts/base-image.sh debian:trixie-slim"),
+        "{fix}"
+    );
+    assert!(base_fix("alpine:3").contains("docker load"));
+}

@@ -1,0 +1,401 @@
+//! Both compose files deployed as Coolify deploys them, `docker compose up
+//! --build` of a checkout of this repository, on a Docker engine of the
+//! test's own that holds no snipbox image: the server image is built, the
+//! `images` service builds the sandbox images and exits, the server starts
+//! once that has succeeded, `/v1/health` turns ok and a Python run through
+//! the published port works. A second deploy builds nothing; a change to
+//! one sandbox's file rebuilds that image only.
+//!
+//! The deployments serve two sandboxes (SNIPBOX_SANDBOXES_ONLY): building
+//! all of them takes far longer than the rest of the tests. The engine's
+//! data (the base images, copied from the machine's engine, and the build
+//! cache) is kept under target/ between runs: all of it can be rebuilt.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use snipbox_tests::engine::TestEngine;
+use snipbox_tests::{browser::free_port, client, request, root, target_dir};
+
+use super::{docker, run};
+
+/// What the compose files build from: the Rust image, the server's base,
+/// and the sandboxes'.
+const SEEDS: [&str; 3] = [
+    "rust:1-bookworm",
+    "debian:bookworm-slim",
+    "debian:trixie-slim",
+];
+/// The sandboxes the deployments serve.
+const SANDBOXES: &str = "python,bash";
+
+/// The test engine, with the base images and no snipbox image: images an
+/// earlier run tagged are untagged (their layers stay, as build cache).
+fn engine() -> TestEngine {
+    run(&mut Command::new(root().join("scripts/rust-image.sh")));
+    for base in &SEEDS[1..] {
+        run(Command::new(root().join("scripts/base-image.sh")).arg(base));
+    }
+    let engine = TestEngine::start_cached(&target_dir().join("compose-engine/data"));
+    for seed in SEEDS {
+        let ours = engine.output(&["image", "inspect", "-f", "{{.Id}}", seed]);
+        if ours != docker(&["image", "inspect", "-f", "{{.Id}}", seed]) {
+            engine.load(seed);
+        }
+    }
+    for image in engine
+        .output(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .lines()
+        .filter(|i| !SEEDS.contains(i) && !i.contains("<none>"))
+    {
+        engine.output(&["rmi", "--no-prune", image]);
+    }
+    // Untagged images no layer depends on any more.
+    engine.output(&["image", "prune", "-f"]);
+    engine
+}
+
+/// The files of a deploy: the repository's, as git lists them (committed
+/// or not, ignored ones aside), in a folder of their own.
+fn checkout() -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in(target_dir()).unwrap();
+    let out = run(Command::new("git").current_dir(root()).args([
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+    ]));
+    for file in out.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let file = Path::new(std::str::from_utf8(file).unwrap());
+        let from = root().join(file);
+        if from.is_file() {
+            std::fs::create_dir_all(dir.path().join(file).parent().unwrap()).unwrap();
+            std::fs::copy(&from, dir.path().join(file)).unwrap();
+        }
+    }
+    dir
+}
+
+/// One compose project on the test engine.
+struct Deployment<'a> {
+    engine: &'a TestEngine,
+    checkout: &'a Path,
+    file: &'static str,
+    project: String,
+    port: u16,
+    _open: Option<OpenBridge>,
+}
+
+/// This machine's firewall drops traffic forwarded between containers on
+/// bridges its own engine did not make (bridged packets pass the FORWARD
+/// chain, whose policy that engine sets to DROP), and the test engine
+/// leaves the firewall alone (`--iptables=false`). Traffic within one
+/// bridge of the test's is let through while the test runs, that bridge
+/// only, in the chain meant for such rules (DOCKER-USER, else FORWARD).
+struct OpenBridge {
+    rule: Vec<String>,
+}
+
+impl OpenBridge {
+    fn new(bridge: String) -> OpenBridge {
+        let has_chain = |c: &str| {
+            Command::new("iptables")
+                .args(["-S", c])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let chain = if has_chain("DOCKER-USER") {
+            "DOCKER-USER"
+        } else {
+            "FORWARD"
+        };
+        let rule: Vec<String> = [chain, "-i", &bridge, "-o", &bridge, "-j", "ACCEPT"]
+            .map(String::from)
+            .to_vec();
+        // Where there is no iptables, nothing is dropped either.
+        let _ = Command::new("iptables").arg("-I").args(&rule).output();
+        OpenBridge { rule }
+    }
+}
+
+impl Drop for OpenBridge {
+    fn drop(&mut self) {
+        let _ = Command::new("iptables").arg("-D").args(&self.rule).output();
+    }
+}
+
+impl<'a> Deployment<'a> {
+    /// The compose file `file`, plus what a person on a plain Docker host
+    /// adds: the server published on loopback (the commented `ports`
+    /// line); and what this machine needs: the builds on the host's
+    /// network (this engine's bridges have no way out), and the guard
+    /// variant's internal network on a bridge of a known name, opened in
+    /// the firewall for the test's time (see [`OpenBridge`]).
+    fn new(engine: &'a TestEngine, checkout: &'a Path, file: &'static str) -> Self {
+        let port = free_port();
+        let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let project = format!("sbx{id}");
+        let mut extra = format!(
+            "services:\n  images:\n    build:\n      network: host\n  snipbox:\n    \
+             build:\n      network: host\n    ports: [\"127.0.0.1:{port}:8080\"]\n"
+        );
+        let open = file.contains("proxy").then(|| {
+            let bridge = format!("sbxa-{id}");
+            extra += &format!(
+                "  guard:\n    build:\n      network: host\nnetworks:\n  docker-api:\n    \
+                 driver_opts:\n      com.docker.network.bridge.name: {bridge}\n"
+            );
+            OpenBridge::new(bridge)
+        });
+        std::fs::write(checkout.join(format!("{project}.yml")), extra).unwrap();
+        Deployment {
+            engine,
+            checkout,
+            file,
+            project,
+            port,
+            _open: open,
+        }
+    }
+
+    fn compose(&self, args: &[&str]) -> Output {
+        let gid = run(Command::new("stat")
+            .arg("-c")
+            .arg("%g")
+            .arg(self.engine.socket()));
+        let overrides = format!("{}.yml", self.project);
+        Command::new("docker")
+            .current_dir(self.checkout)
+            .args([
+                "compose",
+                "-p",
+                &self.project,
+                "-f",
+                self.file,
+                "-f",
+                &overrides,
+            ])
+            .args(args)
+            .env("DOCKER_HOST", self.engine.host())
+            .env("DOCKER_GID", String::from_utf8_lossy(&gid.stdout).trim())
+            .env("DOCKER_SOCKET", self.engine.socket())
+            .env("SNIPBOX_SANDBOXES_ONLY", SANDBOXES)
+            .env("SNIPBOX_INSTANCE", &self.project)
+            .env("SNIPBOX_BUILD_NETWORK", "host")
+            .output()
+            .expect("docker compose runs")
+    }
+
+    /// A deploy: `up -d --build`, which must succeed; what the builder
+    /// printed this time, and how long it all took.
+    fn up(&self) -> (String, Duration) {
+        let started = Instant::now();
+        let out = self.compose(&["up", "-d", "--build"]);
+        let took = started.elapsed();
+        // The engine's own log of the container (compose decorates its
+        // copy), from its last start on: a deploy starts it again.
+        let logs = self
+            .engine
+            .docker()
+            .args(["logs", &self.container("images")])
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&logs.stdout),
+            String::from_utf8_lossy(&logs.stderr)
+        );
+        let builder = all
+            .rfind("snipbox images: ")
+            .map_or(all.as_str(), |at| &all[at..])
+            .to_string();
+        assert!(
+            out.status.success(),
+            "docker compose up failed:\n{}\n--- the builder's log ---\n{builder}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (builder, took)
+    }
+
+    fn logs(&self) -> String {
+        String::from_utf8_lossy(&self.compose(&["logs", "--no-color"]).stdout).to_string()
+    }
+
+    /// The id of the image `image` on the test engine.
+    fn image_id(&self, image: &str) -> String {
+        self.engine
+            .output(&["image", "inspect", "-f", "{{.Id}}", image])
+    }
+
+    fn container(&self, service: &str) -> String {
+        let out = self.compose(&["ps", "-aq", service]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `/v1/health` is ok, then a Python run works, through the port.
+    async fn serves(&self) {
+        let base = format!("http://127.0.0.1:{}", self.port);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let health = client().get(format!("{base}/v1/health")).send().await;
+            if health.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never healthy; logs:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let resp = client()
+            .post(format!("{base}/v1/exec"))
+            .json(&request("python", "print(6 * 7)"))
+            .send()
+            .await
+            .unwrap();
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(answer["stdout"], "42\n", "{answer}");
+    }
+
+    /// `down`: the server stops and removes its containers.
+    fn down(&self) {
+        let out = self.compose(&["down", "--remove-orphans"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left = self.engine.containers(&self.project);
+        assert!(left.is_empty(), "containers left behind: {left:?}");
+    }
+}
+
+/// The names of the sandboxes a builder's log says it built, and of those
+/// it found unchanged.
+fn built_and_unchanged(log: &str) -> (Vec<String>, Vec<String>) {
+    let names = |what: &str| -> Vec<String> {
+        let mut names: Vec<String> = log
+            .lines()
+            .filter_map(|l| {
+                l.split_once(": ")
+                    .filter(|(_, rest)| rest.starts_with(what))
+            })
+            .map(|(name, _)| name.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    (names("built in"), names("unchanged"))
+}
+
+fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_up_builds_everything_then_nothing_then_only_what_changed() {
+    let engine = engine();
+    assert!(!engine.has_image("snipbox:latest") && !engine.has_image("snipbox/python:latest"));
+    let checkout = checkout();
+    let deploy = Deployment::new(&engine, checkout.path(), "docker-compose.yml");
+
+    let (log, took) = deploy.up();
+    eprintln!("first deploy: {:.0} s", took.as_secs_f64());
+    assert_eq!(
+        built_and_unchanged(&log),
+        (strings(&["bash", "python"]), vec![]),
+        "{log}"
+    );
+    deploy.serves().await;
+    let exited = engine.output(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        &deploy.container("images"),
+    ]);
+    assert_eq!(exited, "exited 0");
+    let server = deploy.image_id("snipbox:latest");
+    let python = deploy.image_id("snipbox/python:latest");
+
+    // The same commit again: nothing is built.
+    let (log, took) = deploy.up();
+    eprintln!("second deploy: {:.0} s", took.as_secs_f64());
+    assert_eq!(
+        built_and_unchanged(&log),
+        (vec![], strings(&["bash", "python"])),
+        "{log}"
+    );
+    assert!(log.contains("0 built, 2 up to date"), "{log}");
+    assert_eq!(deploy.image_id("snipbox:latest"), server);
+    assert_eq!(deploy.image_id("snipbox/python:latest"), python);
+    deploy.serves().await;
+
+    // One sandbox's file changes: that image only.
+    let dockerfile = checkout.path().join("sandboxes/bash/Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
+    text.push_str("ENV SNIPBOX_DEPLOYED=again\n");
+    std::fs::write(&dockerfile, text).unwrap();
+    let (log, _) = deploy.up();
+    assert_eq!(
+        built_and_unchanged(&log),
+        (strings(&["bash"]), strings(&["python"])),
+        "{log}"
+    );
+    assert_eq!(deploy.image_id("snipbox/python:latest"), python);
+    deploy.serves().await;
+    let resp = client()
+        .post(format!("http://127.0.0.1:{}/v1/exec", deploy.port))
+        .json(&request("bash", "echo $SNIPBOX_DEPLOYED"))
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["stdout"], "again\n", "{answer}");
+    deploy.down();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_up_of_the_guard_variant_builds_with_the_socket_and_serves_without() {
+    let engine = engine();
+    let checkout = checkout();
+    let deploy = Deployment::new(&engine, checkout.path(), "docker-compose.proxy.yml");
+    let (log, _) = deploy.up();
+    assert_eq!(
+        built_and_unchanged(&log),
+        (strings(&["bash", "python"]), vec![]),
+        "{log}"
+    );
+    deploy.serves().await;
+    // The socket: the guard's, and the builder's, which has exited.
+    let mounts = |service: &str| {
+        engine.output(&[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Destination}} {{end}}",
+            &deploy.container(service),
+        ])
+    };
+    assert_eq!(mounts("guard"), "/var/run/docker.sock");
+    assert_eq!(mounts("images"), "/var/run/docker.sock");
+    assert_eq!(mounts("snipbox"), "");
+    let exited = engine.output(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        &deploy.container("images"),
+    ]);
+    assert_eq!(exited, "exited 0");
+    deploy.down();
+}
+
+#[test]
+fn both_compose_files_validate() {
+    for file in ["docker-compose.yml", "docker-compose.proxy.yml"] {
+        run(Command::new("docker")
+            .current_dir(root())
+            .args(["compose", "-f", file, "config", "-q"]));
+    }
+}
