@@ -181,8 +181,8 @@ pub struct Config {
         global = true
     )]
     pub warm_memory_mb: u64,
-    /// A sandbox whose pool is not used for this long (ms) gives back one
-    /// warm container, down to its `pool_min`.
+    /// A sandbox with no run taking a container or running for this long
+    /// (ms) gives back one warm container, down to its `pool_min`.
     #[arg(
         long,
         env = "SNIPBOX_POOL_QUIET_MS",

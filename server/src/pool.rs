@@ -6,7 +6,8 @@
 //! Pools follow demand under one [`Budget`] for all sandboxes: a pool
 //! keeps its minimum, grows by one each time a run finds it empty (so a
 //! burst grows it quickly, up to its maximum and the budget), and gives
-//! back one container per quiet period until it is at its minimum again.
+//! back one container per quiet period (no run taking a container and
+//! none running) until it is at its minimum again.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -25,7 +26,7 @@ const IDLE_BYTES_GUESS: u64 = 8 << 20;
 
 /// The warm containers of every sandbox together: at most `containers` of
 /// them, holding at most `bytes` of memory while idle; a pool not used for
-/// `quiet` gives one back.
+/// `quiet` (no take, no run in flight) gives one back.
 pub struct Budget {
     containers: usize,
     bytes: u64,
@@ -107,7 +108,9 @@ struct Slot {
     /// replacements wait until they end, so that starting a container
     /// never competes with the program it serves for the host's CPU.
     holding: AtomicUsize,
-    last_take: Mutex<Instant>,
+    /// When a run last took from the pool or ended, or the pool last
+    /// shrank: a quiet period counts from the latest of these.
+    last_busy: Mutex<Instant>,
     /// The memory an idle container of this sandbox was last seen to hold.
     idle_bytes: AtomicU64,
     idle: Mutex<VecDeque<Idle>>,
@@ -125,6 +128,10 @@ struct Idle {
 }
 
 impl Slot {
+    fn mark_busy(&self) {
+        *self.last_busy.lock().expect("not poisoned") = Instant::now();
+    }
+
     fn update_gauge(&self, idle: usize) {
         self.metrics
             .warm
@@ -142,13 +149,14 @@ impl Slot {
     /// After a quiet period, aims one lower (down to the minimum) and
     /// removes what is over the aim.
     fn shrink_if_quiet(&self) {
-        let quiet = self.last_take.lock().expect("not poisoned").elapsed() >= self.budget.quiet;
+        let quiet = self.holding.load(Ordering::SeqCst) == 0
+            && self.last_busy.lock().expect("not poisoned").elapsed() >= self.budget.quiet;
         let target = self.target.load(Ordering::SeqCst);
         if !quiet || target <= self.size.min {
             return;
         }
         self.target.store(target - 1, Ordering::SeqCst);
-        *self.last_take.lock().expect("not poisoned") = Instant::now();
+        self.mark_busy();
         let mut idle = self.idle.lock().expect("not poisoned");
         while idle.len() > target - 1 {
             // Dropping the take sender makes the watcher drop (remove) it.
@@ -172,7 +180,7 @@ impl Pool {
             size,
             target: AtomicUsize::new(size.min),
             holding: AtomicUsize::new(0),
-            last_take: Mutex::new(Instant::now()),
+            last_busy: Mutex::new(Instant::now()),
             idle_bytes: AtomicU64::new(IDLE_BYTES_GUESS),
             idle: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
@@ -201,7 +209,7 @@ impl Pool {
     /// when the returned [`Hold`] is dropped: when the run has ended.
     pub async fn take(&self) -> (Option<Container>, Hold) {
         let slot = &self.slot;
-        *slot.last_take.lock().expect("not poisoned") = Instant::now();
+        slot.mark_busy();
         slot.holding.fetch_add(1, Ordering::SeqCst);
         let hold = Hold(slot.clone());
         loop {
@@ -247,6 +255,7 @@ pub struct Hold(Arc<Slot>);
 
 impl Drop for Hold {
     fn drop(&mut self) {
+        self.0.mark_busy();
         self.0.holding.fetch_sub(1, Ordering::SeqCst);
         self.0.wake.notify_one();
     }
