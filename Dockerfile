@@ -101,7 +101,7 @@ ENTRYPOINT ["snipbox-guard"]
 # The widget and the playground (scripts/widget.sh, as `make widget`): their
 # dependencies from the skeleton first, then the crates.
 FROM deps AS widget
-COPY scripts/widget.sh scripts/
+COPY scripts/widget.sh scripts/wasm-names.mjs scripts/
 RUN WIDGET_CARGO_ONLY=1 scripts/widget.sh /tmp/skeleton-widget
 COPY wire wire
 COPY widget widget
