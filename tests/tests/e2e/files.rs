@@ -203,6 +203,35 @@ async fn savefig_and_a_traceback_look_as_in_plain_python() {
 }
 
 #[tokio::test]
+async fn the_preloaded_interpreter_ends_as_plain_python_would() {
+    // It skips the interpreter's teardown: what a program leaves to the
+    // end (buffered output, atexit handlers, threads still running, its
+    // exit status) must still happen as in the plain python sandbox, where
+    // `python3 main.py` runs it.
+    let cases = [
+        "import atexit, sys\natexit.register(lambda: print('atexit ran'))\nsys.stdout.write('buffered')\n",
+        "import threading, time\ndef later():\n    time.sleep(0.3)\n    print('thread done')\nthreading.Thread(target=later).start()\nprint('main done')\n",
+        "import sys\nprint('out')\nsys.exit(3)\n",
+        "raise SystemExit('bye')\n",
+        "import sys\nsys.exit(-1)\n",
+        "print('fine')\n",
+    ];
+    for code in cases {
+        let plain = shared().exec(&request("python", code)).await;
+        let data = shared().exec(&request("python-data", code)).await;
+        assert!(
+            !plain.stdout.is_empty() || !plain.stderr.is_empty(),
+            "{plain:?}"
+        );
+        assert_eq!(
+            (data.ok, data.stdout, data.stderr, data.exit_code),
+            (plain.ok, plain.stdout, plain.stderr, plain.exit_code),
+            "{code}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_r_plot_made_without_png_comes_back_as_a_picture() {
     let r = shared()
         .exec(&request(
