@@ -21,6 +21,8 @@ pub mod listen;
 pub mod metrics;
 pub mod pool;
 pub mod sandbox;
+#[cfg(test)]
+mod testing;
 
 use std::future::Future;
 use std::sync::Arc;

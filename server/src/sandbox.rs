@@ -467,16 +467,7 @@ fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, text) in files {
-            let path = dir.path().join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        dir
-    }
+    use crate::testing::folder;
 
     const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\noom_score_adj = 1000\noutput_files = 10\noutput_file_bytes = 1048576\noutput_total_bytes = 2097152\nprepare_timeout_ms = 20000\nruntime = \"\"\n";
     const PY: &str = "title = \"P\"\nlanguage = \"python\"\n[commands.run]\nentry = \"main.py\"\nsteps = [[\"python3\", \"main.py\"]]\n";
@@ -508,7 +499,7 @@ mod tests {
 
     #[test]
     fn a_sandbox_overrides_only_what_it_names() {
-        let dir = tree(&[
+        let dir = folder(&[
             ("defaults.toml", DEFAULTS),
             (
                 "py/sandbox.toml",
@@ -523,7 +514,7 @@ mod tests {
 
     #[test]
     fn aliases_resolve_to_their_sandbox() {
-        let dir = tree(&[
+        let dir = folder(&[
             ("defaults.toml", DEFAULTS),
             (
                 "py/sandbox.toml",
@@ -573,7 +564,7 @@ mod tests {
             (format!("aliases = [\"py\"]\n{PY}"), "name of a sandbox"),
         ];
         for (text, want) in cases {
-            let dir = tree(&[("defaults.toml", DEFAULTS), ("py/sandbox.toml", &text)]);
+            let dir = folder(&[("defaults.toml", DEFAULTS), ("py/sandbox.toml", &text)]);
             let err = Catalog::load(dir.path()).unwrap_err().to_string();
             assert!(
                 err.contains("py/sandbox.toml") && err.contains(want),
@@ -585,7 +576,7 @@ mod tests {
     #[test]
     fn two_sandboxes_cannot_share_an_alias() {
         let with = PY.replace("language", "aliases = [\"x\"]\nlanguage");
-        let dir = tree(&[
+        let dir = folder(&[
             ("defaults.toml", DEFAULTS),
             ("a/sandbox.toml", &with),
             ("b/sandbox.toml", &with),
@@ -596,7 +587,7 @@ mod tests {
 
     #[test]
     fn defaults_must_name_every_limit() {
-        let dir = tree(&[
+        let dir = folder(&[
             ("defaults.toml", &DEFAULTS.replace("nofile = 64\n", "")),
             ("py/sandbox.toml", PY),
         ]);

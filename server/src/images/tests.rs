@@ -2,16 +2,7 @@ use std::path::Path;
 
 use super::context::check_agent;
 use super::*;
-
-fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
+use crate::testing::folder;
 
 const DOCKERFILE: &str = "FROM debian:trixie-slim\nRUN true\n";
 

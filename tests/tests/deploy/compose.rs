@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use snipbox_tests::engine::TestEngine;
 use snipbox_tests::{browser::free_port, client, request, root, target_dir};
 
-use super::{docker, run};
+use super::{docker, python_prints, run};
 
 /// What the compose files build from: the Rust image, the server's base,
 /// and the sandboxes'.
@@ -234,6 +234,17 @@ impl<'a> Deployment<'a> {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// The one-shot `images` service ran to its end, successfully.
+    fn builder_exited_ok(&self) {
+        let exited = self.engine.output(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &self.container("images"),
+        ]);
+        assert_eq!(exited, "exited 0", "the builder; logs:\n{}", self.logs());
+    }
+
     /// `/v1/health` is ok, then a Python run works, through the port.
     async fn serves(&self) {
         let base = format!("http://127.0.0.1:{}", self.port);
@@ -250,14 +261,7 @@ impl<'a> Deployment<'a> {
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let resp = client()
-            .post(format!("{base}/v1/exec"))
-            .json(&request("python", "print(6 * 7)"))
-            .send()
-            .await
-            .unwrap();
-        let answer: serde_json::Value = resp.json().await.unwrap();
-        assert_eq!(answer["stdout"], "42\n", "{answer}");
+        python_prints(&base, "print(6 * 7)", "42\n").await;
     }
 
     /// `down`: the server stops and removes its containers.
@@ -310,13 +314,7 @@ async fn compose_up_builds_everything_then_nothing_then_only_what_changed() {
         "{log}"
     );
     deploy.serves().await;
-    let exited = engine.output(&[
-        "inspect",
-        "-f",
-        "{{.State.Status}} {{.State.ExitCode}}",
-        &deploy.container("images"),
-    ]);
-    assert_eq!(exited, "exited 0");
+    deploy.builder_exited_ok();
     let server = deploy.image_id("snipbox:latest");
     let python = deploy.image_id("snipbox/python:latest");
 
@@ -381,13 +379,7 @@ async fn compose_up_of_the_guard_variant_builds_with_the_socket_and_serves_witho
     assert_eq!(mounts("guard"), "/var/run/docker.sock");
     assert_eq!(mounts("images"), "/var/run/docker.sock");
     assert_eq!(mounts("snipbox"), "");
-    let exited = engine.output(&[
-        "inspect",
-        "-f",
-        "{{.State.Status}} {{.State.ExitCode}}",
-        &deploy.container("images"),
-    ]);
-    assert_eq!(exited, "exited 0");
+    deploy.builder_exited_ok();
     deploy.down();
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use snipbox_tests::{Server, client, eventually, request, root};
 
-use super::{docker, run, server_image as image, socket_gid};
+use super::{docker, python_prints, run, server_image as image, socket_gid};
 
 /// A container of the server image, removed when dropped.
 struct Deployed {
@@ -93,14 +93,7 @@ async fn the_image_runs_code_as_a_non_root_user_in_the_socket_group() {
     let (status, body) = server.health().await;
     assert_eq!(status, 200, "{body}\n{}", server.logs());
 
-    let resp = client()
-        .post(server.url("/v1/exec"))
-        .json(&request("python", "print(6 * 7)"))
-        .send()
-        .await
-        .unwrap();
-    let answer: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(answer["stdout"], "42\n", "{answer}");
+    python_prints(&server.url(""), "print(6 * 7)", "42\n").await;
 
     // The image carries the widget, built from source.
     for (path, kind) in [
@@ -366,14 +359,12 @@ async fn the_server_image_runs_code_through_the_guard_image() {
     );
     let (status, body) = server.health().await;
     assert_eq!(status, 200, "{body}\n{}", server.logs());
-    let resp = client()
-        .post(server.url("/v1/exec"))
-        .json(&request("python", "print('through the guard')"))
-        .send()
-        .await
-        .unwrap();
-    let answer: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(answer["stdout"], "through the guard\n", "{answer}");
+    python_prints(
+        &server.url(""),
+        "print('through the guard')",
+        "through the guard\n",
+    )
+    .await;
     let uid = docker(&["exec", &guard.id, "id", "-u"]);
     assert_eq!(uid, "10002", "the guard runs as its own non-root user");
     let out = run(Command::new("docker").args(["logs", &guard.id]));

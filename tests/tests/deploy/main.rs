@@ -12,7 +12,7 @@ mod rolling;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use snipbox_tests::root;
+use snipbox_tests::{client, request, root};
 
 /// Runs a command that must succeed; its output.
 fn run(cmd: &mut Command) -> Output {
@@ -64,4 +64,17 @@ fn server_image(gid: &str) -> String {
             ".",
         ]));
     tag
+}
+
+/// Runs `code` in the python sandbox through the server at `base` and
+/// checks what it printed.
+async fn python_prints(base: &str, code: &str, expected: &str) {
+    let resp = client()
+        .post(format!("{base}/v1/exec"))
+        .json(&request("python", code))
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["stdout"], expected, "{answer}");
 }
