@@ -250,7 +250,7 @@ impl Engine {
             B::DockerResponseServerError {
                 status_code,
                 message,
-            } if message.to_lowercase().contains("runtime") => EngineError::Api(format!(
+            } if names_unknown_runtime(&message) => EngineError::Api(format!(
                 "{} answered {status_code}: {message}: register the runtime with the engine \
                  (for gVisor: scripts/gvisor.sh)",
                 call.describe()
@@ -339,6 +339,14 @@ fn identity() -> (libc::uid_t, Vec<libc::gid_t>) {
     (uid, groups)
 }
 
+/// Whether the engine refused a container for a runtime it does not know
+/// ("Unknown runtime specified runsc", "unknown or invalid runtime name:
+/// runsc"); other failures that mention the OCI runtime are not that.
+fn names_unknown_runtime(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("unknown runtime") || m.contains("invalid runtime name")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +380,21 @@ mod tests {
         assert!(text.contains("POST /containers/{id}/attach"), "{text}");
         assert!(text.contains("CONTAINERS=1 and POST=1"), "{text}");
         assert!(e.is_unavailable());
+    }
+
+    #[test]
+    fn only_an_unknown_runtime_is_told_to_register_one() {
+        for message in [
+            "Unknown runtime specified runsc",
+            "unknown or invalid runtime name: runsc",
+        ] {
+            let e = Engine::new("t").error(server_error(400, message), Call::Create("snipbox/python:latest"));
+            assert!(e.to_string().contains("register the runtime"), "{e}");
+        }
+        let oci = "OCI runtime create failed: container_linux.go: exec format error";
+        let e = Engine::new("t").error(server_error(500, oci), Call::Start("x"));
+        assert!(!e.to_string().contains("register the runtime"), "{e}");
+        assert!(e.to_string().contains(oci), "{e}");
     }
 
     #[test]
