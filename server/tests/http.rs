@@ -302,7 +302,21 @@ async fn aliases_are_listed_and_accepted() {
 
 /// `GET /metrics` from `peer`, with a bearer token or not: the status.
 async fn metrics_from(app: &axum::Router, peer: &str, token: Option<&str>) -> StatusCode {
+    metrics_request(app, peer, token, None).await
+}
+
+/// `GET /metrics` from `peer`, with a bearer token or not, and a header
+/// (name, value) a proxy would add, or not: the status.
+async fn metrics_request(
+    app: &axum::Router,
+    peer: &str,
+    token: Option<&str>,
+    proxy_header: Option<(&'static str, &str)>,
+) -> StatusCode {
     let mut req = Request::get("/metrics").body(Body::empty()).unwrap();
+    if let Some((name, value)) = proxy_header {
+        req.headers_mut().insert(name, value.parse().unwrap());
+    }
     let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
     req.extensions_mut()
         .insert(axum::extract::ConnectInfo(addr));
@@ -320,6 +334,18 @@ async fn metrics_answer_this_host_or_a_token_only() {
     let open = app(&[]);
     assert_eq!(metrics_from(&open, "127.0.0.1", None).await, 200);
     assert_eq!(metrics_from(&open, "203.0.113.5", None).await, 403);
+    // A proxy on this host connects from loopback for everyone.
+    for header in [
+        ("x-forwarded-for", "203.0.113.5"),
+        ("forwarded", "for=203.0.113.5"),
+        ("x-real-ip", "203.0.113.5"),
+    ] {
+        assert_eq!(
+            metrics_request(&open, "127.0.0.1", None, Some(header)).await,
+            403,
+            "{header:?}"
+        );
+    }
     let with_token = app(&["--metrics-token", "s3cret"]);
     assert_eq!(
         metrics_from(&with_token, "203.0.113.5", Some("s3cret")).await,

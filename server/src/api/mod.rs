@@ -134,10 +134,16 @@ async fn guarded_metrics(
     parts: axum::http::request::Parts,
 ) -> Result<Response, ApiError> {
     // Without connection info (a test calling the router) it is this host.
-    let local = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_none_or(|c| c.0.ip().is_loopback());
+    // A request a proxy forwarded is someone else's, even when the proxy
+    // runs on this host and connects from loopback.
+    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| parts.headers.contains_key(*h));
+    let local = !proxied
+        && parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_none_or(|c| c.0.ip().is_loopback());
     let bearer = parts
         .headers
         .get(header::AUTHORIZATION)

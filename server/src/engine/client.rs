@@ -388,7 +388,10 @@ mod tests {
             "Unknown runtime specified runsc",
             "unknown or invalid runtime name: runsc",
         ] {
-            let e = Engine::new("t").error(server_error(400, message), Call::Create("snipbox/python:latest"));
+            let e = Engine::new("t").error(
+                server_error(400, message),
+                Call::Create("snipbox/python:latest"),
+            );
             assert!(e.to_string().contains("register the runtime"), "{e}");
         }
         let oci = "OCI runtime create failed: container_linux.go: exec format error";
