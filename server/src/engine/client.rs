@@ -15,9 +15,11 @@ use super::spec::{LABEL_INSTANCE, LABEL_SERVER};
 
 /// How long a new container may take to start its agent.
 pub(crate) const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
-/// A launch starts its container within moments of creating it: one still
-/// "created" after this is nobody's (its server died in between).
-pub(crate) const CREATED_GRACE: Duration = Duration::from_secs(10);
+/// A launch starts its container within moments of creating it, but on a
+/// loaded engine (or under gVisor) the start can take many seconds, and
+/// every server of the instance sweeps: a container still "created" after
+/// twice what a launch may take is nobody's (its server died in between).
+pub(crate) const CREATED_GRACE: Duration = Duration::from_secs(2 * LAUNCH_TIMEOUT.as_secs());
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

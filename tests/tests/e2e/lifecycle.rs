@@ -91,9 +91,9 @@ async fn start_up_removes_what_a_killed_server_left() {
     // The stray is removed at start-up; the killed server's running
     // containers end by themselves (their attach stream closed), the last
     // when its `sleep 4` does; what it created but never started is removed
-    // by the second server's sweep once it is clearly nobody's (10 s).
+    // by the second server's sweep once it is clearly nobody's (60 s).
     assert!(
-        eventually(Duration::from_secs(30), || second.containers().is_empty()),
+        eventually(Duration::from_secs(90), || second.containers().is_empty()),
         "left over: {:?}",
         second.containers()
     );
