@@ -90,14 +90,6 @@ pub fn forwarded(call: &Call, mut p: Params, instance: &str) -> Result<String, R
             }
             out.append_pair("filters", &list_filters(p.take("filters"), instance)?);
         }
-        Call::Wait(_) => {
-            if let Some(c) = p.take("condition") {
-                if !matches!(c.as_str(), "not-running" | "next-exit" | "removed") {
-                    return Err(refuse(&format!("`condition={c}` is not a wait condition")));
-                }
-                out.append_pair("condition", &c);
-            }
-        }
         Call::Inspect(_) => bools(&mut p, &mut out, &["size"])?,
         Call::Ping | Call::Version | Call::InspectImage(_) | Call::Start(_) => {}
     }
@@ -241,7 +233,6 @@ mod tests {
             (Call::Attach(ID.into()), "stdin=yes"),
             (Call::Attach(ID.into()), "stdin=true;logs=true"),
             (Call::Delete(ID.into()), "link=true"),
-            (Call::Wait(ID.into()), "condition=whenever"),
             (Call::List, "limit=-1"),
         ] {
             assert_eq!(fwd(call.clone(), q), Err(Rule::Query), "{call:?} {q}");

@@ -26,7 +26,6 @@ pub enum Call {
     InspectImage(String),
     Attach(String),
     Start(String),
-    Wait(String),
     /// Inspection of one of this deployment's containers (the server reads
     /// whether the kernel's OOM killer ended one it lost).
     Inspect(String),
@@ -37,11 +36,7 @@ impl Call {
     /// The container a call acts on.
     pub fn container(&self) -> Option<&str> {
         match self {
-            Call::Attach(id)
-            | Call::Start(id)
-            | Call::Wait(id)
-            | Call::Inspect(id)
-            | Call::Delete(id) => Some(id),
+            Call::Attach(id) | Call::Start(id) | Call::Inspect(id) | Call::Delete(id) => Some(id),
             _ => None,
         }
     }
@@ -56,7 +51,6 @@ impl Call {
             Call::InspectImage(image) => format!("/images/{image}/json"),
             Call::Attach(id) => format!("/containers/{id}/attach"),
             Call::Start(id) => format!("/containers/{id}/start"),
-            Call::Wait(id) => format!("/containers/{id}/wait"),
             Call::Inspect(id) => format!("/containers/{id}/json"),
             Call::Delete(id) => format!("/containers/{id}"),
         }
@@ -103,12 +97,11 @@ pub fn route(method: &Method, path: &str) -> Result<Target, Refusal> {
         }
         ("POST", ["containers", id, "attach"]) => Call::Attach(container_id(id)?),
         ("POST", ["containers", id, "start"]) => Call::Start(container_id(id)?),
-        ("POST", ["containers", id, "wait"]) => Call::Wait(container_id(id)?),
         ("DELETE", ["containers", id]) => Call::Delete(container_id(id)?),
         _ => {
             return Err(Refusal::new(
                 Rule::AllowList,
-                "not a call snipbox makes (allowed: _ping, version, containers create/json/attach/start/wait/delete, inspection of this deployment's containers and of sandbox images)",
+                "not a call snipbox makes (allowed: _ping, version, containers create/json/attach/start/delete, inspection of this deployment's containers and of sandbox images)",
             ));
         }
     };
@@ -206,7 +199,6 @@ mod tests {
         for (verb, c) in [
             ("attach", Call::Attach(ID.into())),
             ("start", Call::Start(ID.into())),
-            ("wait", Call::Wait(ID.into())),
         ] {
             assert_eq!(
                 call(Method::POST, &format!("/containers/{ID}/{verb}")),
@@ -254,6 +246,8 @@ mod tests {
             (Method::GET, &format!("/containers/{ID}/archive")),
             (Method::PUT, &format!("/containers/{ID}/archive")),
             (Method::POST, &format!("/containers/{ID}/exec")),
+            // The server never waits: it hears a run's end from its agent.
+            (Method::POST, &format!("/containers/{ID}/wait")),
             (Method::POST, "/exec/x/start"),
             (Method::GET, "/"),
         ] {

@@ -348,10 +348,14 @@ impl Catalog {
         }
     }
 
-    /// Runs every sandbox under `runtime` (empty: the engine's default).
+    /// Runs every sandbox under `runtime`; empty (an unset variable in a
+    /// compose file) leaves each sandbox's own.
     pub fn set_runtime(&mut self, runtime: &str) {
+        if runtime.is_empty() {
+            return;
+        }
         for s in self.sandboxes.values_mut() {
-            s.limits.runtime = (!runtime.is_empty()).then(|| runtime.to_string());
+            s.limits.runtime = Some(runtime.to_string());
         }
     }
 

@@ -117,7 +117,7 @@ impl Guard {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
         // The server inherits this process's environment, then `server_env`.
-        for knob in ["RUNTIME", "IMAGE_REPOSITORY"] {
+        for knob in ["RUNTIME", "IMAGE_REPOSITORY", "SANDBOXES"] {
             let name = format!("SNIPBOX_{knob}");
             let inherited = std::env::var(&name).ok();
             let given = server_env
@@ -522,7 +522,9 @@ impl Server {
 /// `sandboxes/defaults.toml`.
 fn limit_value(sandbox: &str, key: &str) -> toml::Value {
     let read = |path: PathBuf| -> toml::Table {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        // A sandbox's own file must exist: an alias ("shell") has none.
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
     let dir = root().join("sandboxes");

@@ -206,9 +206,9 @@ async fn without_a_socket_the_address_tried_is_named() {
     );
 }
 
-/// haproxy in front of the socket, configured as docker-socket-proxy is in
-/// docker-compose.proxy.yml: /_ping, /version and /containers only, GET,
-/// HEAD, POST and DELETE.
+/// haproxy in front of the socket, a path-filtering proxy configured as
+/// tecnativa's docker-socket-proxy is with `CONTAINERS=1 POST=1`: /_ping,
+/// /version and /containers only, GET, HEAD, POST and DELETE.
 struct Proxy {
     child: std::process::Child,
     port: u16,
