@@ -179,10 +179,19 @@ async fn runs_that_outlast_the_grace_period_are_answered_not_dropped() {
     let runs: Vec<_> = (0..4)
         .map(|_| server.spawn_exec(request("shell", "sleep 8; echo late")))
         .collect();
-    assert!(eventually(Duration::from_secs(20), || server
-        .containers()
-        .len()
-        >= 2));
+    // All four read by the server (warm containers alone would not say so).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = server.metrics().await;
+        let all_in = ["snipbox_runs_in_flight 2", "snipbox_queue_length 2"]
+            .iter()
+            .all(|line| text.lines().any(|l| l == *line));
+        if all_in {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let instance = server.instance.clone();
     let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(20)))
         .await
