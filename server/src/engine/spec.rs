@@ -123,7 +123,9 @@ fn host_config(sandbox: &Sandbox) -> HostConfig {
         memory: Some(mb(l.memory_mb)),
         memory_swap: Some(mb(l.memory_mb)),
         nano_cpus: Some((l.cpus * 1e9) as i64),
-        oom_score_adj: Some(l.oom_score_adj),
+        // The agent's; the program's processes raise theirs to 1000, so
+        // the OOM killer inside the sandbox takes the program first.
+        oom_score_adj: Some(l.oom_score_adj.min(999)),
         ulimits: Some(vec![ulimit("nofile", l.nofile as i64), ulimit("core", 0)]),
         runtime: l.runtime.clone(),
         // Output reaches the server over the attach stream; the engine
@@ -231,7 +233,11 @@ mod tests {
         assert_eq!(h.memory, Some(100 << 20));
         assert_eq!(h.memory_swap, Some(100 << 20), "no swap");
         assert_eq!(h.nano_cpus, Some(500_000_000));
-        assert_eq!(h.oom_score_adj, Some(1000), "the host's first OOM victim");
+        assert_eq!(
+            h.oom_score_adj,
+            Some(999),
+            "the host's first OOM victim, one below the program's 1000"
+        );
         assert_eq!(h.pids_limit, Some(32));
         let ulimits = h.ulimits.unwrap();
         let get = |name: &str| {
