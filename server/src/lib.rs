@@ -190,6 +190,15 @@ pub async fn serve(
     let engine = Arc::new(Engine::new(&config.instance));
     prepare_engine(&engine, &config).await?;
     let app = App::new(&config, engine)?;
+    // /metrics' own listener first: once the main one accepts, both do.
+    let metrics = match &app.metrics_router {
+        Some((addr, _)) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /metrics"))?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -199,15 +208,16 @@ pub async fn serve(
         header_timeout: Duration::from_millis(config.header_timeout_ms),
     };
     let grace = Duration::from_millis(config.shutdown_grace_ms);
-    run(app, listener, limits, grace, shutdown).await
+    run(app, (listener, metrics), limits, grace, shutdown).await
 }
 
-/// Serves `app` on `listener`. When `shutdown` resolves: stops accepting,
-/// lets requests in flight finish within `grace`, removes this server's
+/// Serves `app` on `listener` (and `/metrics` on `metrics`, when it has a
+/// listener of its own). When `shutdown` resolves: stops accepting, lets
+/// requests in flight finish within `grace`, removes this server's
 /// containers.
 pub async fn run(
     app: App,
-    listener: tokio::net::TcpListener,
+    (listener, metrics): (tokio::net::TcpListener, Option<tokio::net::TcpListener>),
     limits: listen::ConnLimits,
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -226,16 +236,13 @@ pub async fn run(
             }
         }
     });
-    let metrics = match &app.metrics_router {
-        Some((addr, router)) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+    let metrics = match (metrics, &app.metrics_router) {
+        (Some(listener), Some((addr, router))) => {
             tracing::info!(address = %addr, "serving /metrics");
             let served = listen::serve(listener, router.clone(), limits, std::future::pending());
             Some(tokio::spawn(served))
         }
-        None => None,
+        _ => None,
     };
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let serving = listen::serve(listener, app.router.clone(), limits, async {
