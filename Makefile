@@ -18,8 +18,9 @@ test: images
 	# The end-to-end suite again, each server behind a snipbox-guard.
 	SNIPBOX_TEST_GUARD=1 $(CARGO) test -p snipbox-tests --test e2e
 	# The sandbox suites again, every sandbox under gVisor (what differs
-	# there is named in each test).
-	SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- sandboxes hostile exploits endings files stream
+	# there is named in each test); one warm container per sandbox, as each
+	# is a whole sandbox kernel and every test server fills its pools.
+	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- sandboxes hostile exploits endings files stream
 	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
 	$(MAKE) --no-print-directory check-leftovers
 
