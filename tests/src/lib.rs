@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 
@@ -386,6 +386,30 @@ pub fn containers(label: &str) -> Vec<String> {
         .split_whitespace()
         .map(str::to_owned)
         .collect()
+}
+
+/// When the engine removed a container (its `destroy` event), looked up
+/// once the container is gone: the engine's own clock, not the time a
+/// caller polling `docker ps` happened to notice.
+pub fn removed_at(container: &str, since: SystemTime) -> Option<SystemTime> {
+    let unix = |t: SystemTime| {
+        let d = t.duration_since(UNIX_EPOCH).expect("after 1970");
+        format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+    };
+    let out = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            &unix(since),
+            "--until",
+            &unix(SystemTime::now()),
+        ])
+        .args(["--filter", &format!("container={container}")])
+        .args(["--filter", "event=destroy", "--format", "{{.TimeNano}}"])
+        .output()
+        .expect("the docker CLI runs");
+    let nanos: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    Some(UNIX_EPOCH + Duration::from_nanos(nanos))
 }
 
 /// Waits up to `within` for `check` to hold; false if it never did.

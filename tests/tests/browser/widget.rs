@@ -1,7 +1,7 @@
 //! The widget on a plain page of another origin, against the real server
 //! and sandboxes.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use fantoccini::{Locator, key::Key};
 use snipbox_tests::browser::{Fixture, click, code_of, count, free_port, text_until};
@@ -401,37 +401,51 @@ async fn output_streams_in_while_the_program_runs() {
 
 #[tokio::test]
 async fn stop_ends_the_run_and_its_container_at_once() {
-    // No warm containers: the one container of this server is the run's.
-    let server = Server::start(&[("SNIPBOX_POOL", "0")]);
+    // A program that would print for a minute, under a time limit longer
+    // than that: only Stop can end it early. No warm containers: the one
+    // container of this server is the run's.
+    let sandboxes =
+        snipbox_tests::sandboxes_with(&[("python", "timeout_ms", toml::Value::Integer(90_000))]);
+    let server = Server::start(&[
+        ("SNIPBOX_POOL", "0"),
+        ("SNIPBOX_SANDBOXES_ONLY", "python"),
+        ("SNIPBOX_SANDBOXES", sandboxes.path().to_str().unwrap()),
+    ]);
+    let minute = "import time\nfor i in range(200): print(i, flush=True); time.sleep(0.3)";
     let page = Fixture::widget(
         &server.base,
-        &format!(r#"<snip-box id="tick" sandbox="python">{TICKING}</snip-box>"#),
+        &format!(r#"<snip-box id="tick" sandbox="python">{minute}</snip-box>"#),
     )
     .await;
     let client = &page.client;
     text_until(client, "#tick .snipbox-run", |t| t == "Run").await;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     click(client, "#tick .snipbox-run").await;
-    let mut ours = Vec::new();
-    while started.elapsed() < Duration::from_millis(800) {
-        if ours.is_empty() {
-            ours = server.containers();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    text_until(client, "#tick .snipbox-stdout", |t| t.starts_with('0')).await;
+    let ours = server.containers();
     assert_eq!(ours.len(), 1, "the run's container: {ours:?}");
+    tokio::time::sleep(Duration::from_millis(800).saturating_sub(started.elapsed())).await;
     click(client, "#tick .snipbox-stop").await;
-    let stopped = std::time::Instant::now();
+    let stopped = SystemTime::now();
     text_until(client, "#tick .snipbox-status", |t| t == "stopped").await;
     let out = text_of(client, "#tick .snipbox-stdout").await;
-    assert!(!out.contains('4'), "the program ran to its end: {out:?}");
-    while server.containers().contains(&ours[0]) {
-        assert!(
-            stopped.elapsed() < Duration::from_secs(1),
-            "the run's container outlived Stop by a second"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(
+        snipbox_tests::eventually(Duration::from_secs(15), || server.containers().is_empty()),
+        "the run's container outlived Stop by 15 s"
+    );
+    // When the engine removed it, by the engine's clock: within a second.
+    let removed = snipbox_tests::removed_at(&ours[0], stopped - Duration::from_secs(1))
+        .expect("the engine recorded the removal");
+    let after = removed.duration_since(stopped).unwrap_or_default();
+    println!("container removed {after:?} after Stop");
+    assert!(
+        after < Duration::from_secs(1),
+        "the run's container outlived Stop by {after:?}"
+    );
+    // Nothing more comes in after Stop, and the program did not run on.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(text_of(client, "#tick .snipbox-stdout").await, out);
+    assert!(!out.contains("199"), "the program ran to its end: {out:?}");
     page.close().await;
 }
 
