@@ -48,14 +48,20 @@ pub async fn serve(
         .max_buf_size(MAX_BUF);
     tokio::pin!(stop);
     loop {
-        let accepted = tokio::select! {
+        // Both waits end when `stop` does: a server with no traffic, or
+        // with every slot taken, still stops at once.
+        let slot = tokio::select! {
             () = &mut stop => break,
             slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => listener.accept().await.map(|a| (a, slot)),
+                Ok(slot) => slot,
                 Err(_) => break,
             },
         };
-        let ((tcp, peer), slot) = match accepted {
+        let accepted = tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // Out of file descriptors, say: wait a moment, go on.

@@ -4,7 +4,7 @@
 //! reaches the engine through a `snipbox-guard` of its own.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -76,6 +76,13 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Sends a process's log (stdout, where tracing writes) and whatever it
+/// prints to stderr (a panic) to one file.
+fn log_to(cmd: &mut Command, path: &Path) {
+    let file = std::fs::File::create(path).expect("log file");
+    cmd.stdout(file.try_clone().expect("log file")).stderr(file);
+}
+
 /// Waits up to 30 s until something listens on `addr` (`host:port`).
 fn listening(addr: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -113,9 +120,8 @@ impl Guard {
         cmd.env("SNIPBOX_GUARD_LISTEN", &addr)
             .env("SNIPBOX_GUARD_SANDBOXES", root().join("sandboxes"))
             .env("SNIPBOX_GUARD_INSTANCE", instance)
-            .env("RUST_LOG", "info,snipbox_guard=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
+            .env("RUST_LOG", "info,snipbox_guard=debug");
+        log_to(&mut cmd, &log);
         // The server inherits this process's environment, then `server_env`.
         for knob in ["RUNTIME", "IMAGE_REPOSITORY", "SANDBOXES"] {
             let name = format!("SNIPBOX_{knob}");
@@ -200,9 +206,8 @@ impl Server {
             .env("RUST_LOG", "info,snipbox=debug")
             // Tests send many runs from one address; those about the rate
             // limit turn it back on.
-            .env("SNIPBOX_RATE_LIMIT", "0")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
+            .env("SNIPBOX_RATE_LIMIT", "0");
+        log_to(&mut cmd, &log);
         let guard = (through_guard() && !env.iter().any(|(k, _)| *k == "DOCKER_HOST"))
             .then(|| Guard::start_with(&instance, env));
         if let Some(guard) = &guard {

@@ -1,8 +1,9 @@
 //! Containers never outlive their run: client disconnects, shutdown,
 //! crashes.
 
+use std::io::{Read, Write};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use snipbox_tests::{Server, containers, eventually, request};
 
@@ -47,6 +48,39 @@ async fn shutdown_finishes_runs_in_flight_and_removes_every_container() {
         answer["stdout"],
         "finished
 "
+    );
+    assert!(containers(&format!("snipbox.instance={instance}")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_server_stops_at_once_not_at_the_end_of_its_grace() {
+    // A minute's grace, no run in flight, one kept-alive connection idle
+    // between requests (as a proxy holds them): nothing to wait for.
+    let server = Server::start(&[
+        ("SNIPBOX_SHUTDOWN_GRACE_MS", "60000"),
+        ("SNIPBOX_SANDBOXES_ONLY", "python"),
+        ("SNIPBOX_POOL", "1"),
+    ]);
+    assert!(
+        eventually(Duration::from_secs(30), || server.containers().len() == 1),
+        "the pool did not fill"
+    );
+    let mut idle = std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    idle.write_all(b"GET /v1/health HTTP/1.1\r\nHost: snipbox\r\n\r\n")
+        .unwrap();
+    let mut head = [0; 12];
+    idle.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let (instance, started) = (server.instance.clone(), Instant::now());
+    let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    println!("stopped in {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "an idle server took {:?} to stop (grace 60 s)",
+        started.elapsed()
     );
     assert!(containers(&format!("snipbox.instance={instance}")).is_empty());
 }
