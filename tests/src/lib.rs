@@ -34,6 +34,22 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
+/// Where tests keep what is slow to make and always rebuildable (a test
+/// engine's images and build layers) across checkouts, as the machine's
+/// engine keeps its image cache: `SNIPBOX_TEST_CACHE`, or
+/// `/var/cache/snipbox-tests` when it can be written, or the target folder.
+pub fn machine_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SNIPBOX_TEST_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let shared = PathBuf::from("/var/cache/snipbox-tests");
+    if std::fs::create_dir_all(&shared).is_ok() {
+        shared
+    } else {
+        target_dir()
+    }
+}
+
 /// A binary of this workspace: `$var`, or the workspace's debug build.
 fn binary(var: &str, name: &str, package: &str) -> PathBuf {
     let path = std::env::var_os(var)

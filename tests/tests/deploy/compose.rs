@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use snipbox_tests::engine::TestEngine;
-use snipbox_tests::{browser::free_port, client, request, root, target_dir};
+use snipbox_tests::{browser::free_port, client, machine_cache, request, root, target_dir};
 
 use super::{docker, python_prints, run};
 
@@ -37,7 +37,7 @@ fn engine() -> TestEngine {
     for base in &SEEDS[1..] {
         run(Command::new(root().join("scripts/base-image.sh")).arg(base));
     }
-    let engine = TestEngine::start_cached(&target_dir().join("compose-engine/data"));
+    let engine = TestEngine::start_cached(&machine_cache().join("compose-engine/data"));
     for seed in SEEDS {
         let ours = engine.output(&["image", "inspect", "-f", "{{.Id}}", seed]);
         if ours != docker(&["image", "inspect", "-f", "{{.Id}}", seed]) {
