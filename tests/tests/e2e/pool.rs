@@ -28,7 +28,7 @@ fn warm(server: &Server, sandbox: &str) -> usize {
 async fn a_warm_container_serves_one_run_only() {
     // One warm container: were containers reused, the second run would get
     // the first run's.
-    let server = Server::start(&[("SNIPBOX_POOL", "1")]);
+    let server = Server::start(&[("SNIPBOX_POOL", "1"), ("SNIPBOX_SANDBOXES_ONLY", "bash")]);
     assert!(
         eventually(Duration::from_secs(60), || warm(&server, "bash") == 1),
         "pool did not fill"
@@ -55,7 +55,7 @@ async fn a_warm_container_serves_one_run_only() {
 
 #[tokio::test]
 async fn the_pool_refills_after_runs() {
-    let server = Server::start(&[("SNIPBOX_POOL", "2")]);
+    let server = Server::start(&[("SNIPBOX_POOL", "2"), ("SNIPBOX_SANDBOXES_ONLY", "python")]);
     assert!(
         eventually(Duration::from_secs(60), || warm(&server, "python") == 2),
         "pool did not fill"
@@ -76,7 +76,7 @@ async fn the_pool_refills_after_runs() {
 
 #[tokio::test]
 async fn warm_containers_removed_on_the_engine_are_replaced_without_a_failed_request() {
-    let server = Server::start(&[("SNIPBOX_POOL", "2")]);
+    let server = Server::start(&[("SNIPBOX_POOL", "2"), ("SNIPBOX_SANDBOXES_ONLY", "python")]);
     assert!(
         eventually(Duration::from_secs(60), || warm(&server, "python") == 2),
         "pool did not fill"
@@ -111,7 +111,10 @@ async fn warm_containers_removed_on_the_engine_are_replaced_without_a_failed_req
 async fn a_busy_pool_grows_and_a_quiet_one_shrinks_back_to_its_minimum() {
     // The quiet period counts from the last run's end, long enough for a
     // busy host to start the new containers before the first one goes.
-    let server = Server::start(&[("SNIPBOX_POOL_QUIET_MS", "5000")]);
+    let server = Server::start(&[
+        ("SNIPBOX_POOL_QUIET_MS", "5000"),
+        ("SNIPBOX_SANDBOXES_ONLY", "python"),
+    ]);
     assert!(
         eventually(Duration::from_secs(60), || warm(&server, "python") == 1),
         "python did not get its one warm container"
@@ -159,7 +162,7 @@ async fn every_pool_together_stays_within_the_budget() {
 async fn idle_warm_containers_are_kept_alive_past_the_agents_idle_limit() {
     // An agent that hears nothing for a minute exits (it would otherwise
     // wait for ever if its server died); the pool's keepalives hold it.
-    let server = Server::start(&[("SNIPBOX_POOL", "1")]);
+    let server = Server::start(&[("SNIPBOX_POOL", "1"), ("SNIPBOX_SANDBOXES_ONLY", "python")]);
     assert!(
         eventually(Duration::from_secs(60), || warm(&server, "python") == 1),
         "pool did not fill"

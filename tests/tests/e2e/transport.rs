@@ -43,7 +43,10 @@ fn slow_client(addr: String, prefix: String, trickle: &'static [u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_hundred_slow_clients_do_not_stop_normal_requests() {
-    let server = Server::start(&[("SNIPBOX_HEADER_TIMEOUT_MS", "10000")]);
+    let server = Server::start(&[
+        ("SNIPBOX_HEADER_TIMEOUT_MS", "10000"),
+        ("SNIPBOX_SANDBOXES_ONLY", "bash"),
+    ]);
     server.wait_warm("bash").await;
     let usual = median_run_ms(&server, 10).await;
     let before = server.rss_kib();
