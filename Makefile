@@ -19,8 +19,10 @@ test: images
 	SNIPBOX_TEST_GUARD=1 $(CARGO) test -p snipbox-tests --test e2e
 	# The sandbox suites again, every sandbox under gVisor (what differs
 	# there is named in each test); one warm container per sandbox, as each
-	# is a whole sandbox kernel and every test server fills its pools.
-	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- sandboxes hostile exploits endings files stream
+	# is a whole sandbox kernel and every test server fills its pools; one
+	# test at a time, as two beside those kernels push runs on 2 cores
+	# past their time limits.
+	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- --test-threads=1 sandboxes hostile exploits endings files stream
 	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
 	$(MAKE) --no-print-directory check-leftovers
 
