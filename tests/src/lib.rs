@@ -543,21 +543,26 @@ impl Server {
     /// Waits until `sandbox` has a warm container ready (its pool's gauge).
     pub async fn wait_warm(&self, sandbox: &str) {
         let gauge = format!("snipbox_warm_containers{{sandbox=\"{sandbox}\"}} ");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let metrics = self.metrics().await;
-            let warm = metrics
+        let warm = |metrics: &str| {
+            metrics
                 .lines()
                 .find_map(|l| l.strip_prefix(&gauge))
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(0);
-            if warm > 0 {
-                return;
+                .is_some_and(|n| n > 0)
+        };
+        let found = self.metrics_until(Duration::from_secs(60), warm).await;
+        assert!(warm(&found), "{sandbox} never had a warm container");
+    }
+
+    /// Polls `/metrics` until `check` holds of its text or `within` has
+    /// passed; the last text read.
+    pub async fn metrics_until(&self, within: Duration, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let text = self.metrics().await;
+            if check(&text) || Instant::now() >= deadline {
+                return text;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{sandbox} never had a warm container"
-            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -163,15 +163,10 @@ async fn sigterm_under_load_answers_every_request_and_leaves_nothing() {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = server.metrics().await;
-        if read(&text) >= 12.0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{text}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let text = server
+        .metrics_until(Duration::from_secs(20), |t| read(t) >= 12.0)
+        .await;
+    assert!(read(&text) >= 12.0, "{text}");
     let instance = server.instance.clone();
     let started = std::time::Instant::now();
     let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(45)))
@@ -239,18 +234,13 @@ async fn runs_that_outlast_the_grace_period_are_answered_not_dropped() {
         .map(|_| server.spawn_exec(request("shell", "sleep 8; echo late")))
         .collect();
     // All four read by the server (warm containers alone would not say so).
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = server.metrics().await;
-        let all_in = ["snipbox_runs_in_flight 2", "snipbox_queue_length 2"]
+    let all_in = |text: &str| {
+        ["snipbox_runs_in_flight 2", "snipbox_queue_length 2"]
             .iter()
-            .all(|line| text.lines().any(|l| l == *line));
-        if all_in {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{text}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .all(|line| text.lines().any(|l| l == *line))
+    };
+    let text = server.metrics_until(Duration::from_secs(20), all_in).await;
+    assert!(all_in(&text), "{text}");
     let instance = server.instance.clone();
     let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(20)))
         .await
