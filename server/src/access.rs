@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, ORIGIN};
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 use ipnet::IpNet;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
@@ -32,7 +33,10 @@ pub struct Access {
     trusted_proxies: Vec<IpNet>,
     /// `None`: any origin.
     origins: Option<Vec<String>>,
-    api_keys: Vec<String>,
+    /// The keys' SHA-256 digests: a presented key is compared by its
+    /// digest, in constant time, so neither its bytes nor its length show
+    /// in the time an answer takes.
+    api_keys: Vec<[u8; 32]>,
     /// Whether the hint about an untrusted proxy was logged (once).
     proxy_hinted: AtomicBool,
 }
@@ -62,7 +66,7 @@ impl Access {
             .api_keys
             .iter()
             .filter(|k| !k.is_empty())
-            .cloned()
+            .map(|k| key_digest(k))
             .collect();
         if config.rate_limit_ipv6_prefix > 128 {
             anyhow::bail!("--rate-limit-ipv6-prefix must be at most 128");
@@ -81,7 +85,12 @@ impl Access {
     /// the nearest untrusted address in `X-Forwarded-For`. An entry that is
     /// not an address (or `address:port`) ends the walk at the proxy that
     /// wrote it: nothing before it can be believed.
+    ///
+    /// Addresses are canonical: an IPv4 client reaching a `[::]` listener
+    /// (`::ffff:a.b.c.d`) is the IPv4 address, for the rate limit and for
+    /// matching trusted proxies alike.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.to_canonical();
         let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
         let hops: Vec<&str> = headers
             .get_all("x-forwarded-for")
@@ -98,7 +107,7 @@ impl Access {
                 break;
             }
             match parse_hop(hop) {
-                Some(ip) => client = ip,
+                Some(ip) => client = ip.to_canonical(),
                 None => break,
             }
         }
@@ -133,7 +142,9 @@ impl Access {
     }
 
     /// Lets the request run, or says why not. A valid API key lifts the
-    /// rate limit and the origin check; an invalid one is refused.
+    /// rate limit and the origin check; an invalid one is refused, and
+    /// counts against the client's bucket first, so keys cannot be
+    /// guessed faster than runs can be sent.
     pub fn check(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), Refusal> {
         if let Some(auth) = headers.get(AUTHORIZATION) {
             let key = auth
@@ -141,14 +152,12 @@ impl Access {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or_default();
-            if self
-                .api_keys
-                .iter()
-                .any(|k| bool::from(k.as_bytes().ct_eq(key.as_bytes())))
-            {
+            let digest = key_digest(key);
+            if self.api_keys.iter().any(|k| bool::from(k.ct_eq(&digest))) {
                 return Ok(());
             }
             if !self.api_keys.is_empty() {
+                self.take_token(peer, headers)?;
                 return Err(Refusal::BadKey);
             }
         }
@@ -160,6 +169,11 @@ impl Access {
                 return Err(Refusal::Origin(origin.to_string()));
             }
         }
+        self.take_token(peer, headers)
+    }
+
+    /// Takes one token from the client's bucket, or says when to retry.
+    fn take_token(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), Refusal> {
         if let Some(limiter) = &self.limiter {
             let client = self.client_ip(peer, headers);
             if let Err(not_until) = limiter.check_key(&self.bucket(client)) {
@@ -183,7 +197,10 @@ impl Access {
     }
 }
 
-/// An `X-Forwarded-For` entry: an address, or an address with a port.
+fn key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
 /// The network of this host's interface that `peer` is on, if any.
 fn local_network_of(peer: IpAddr) -> Option<IpNet> {
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
@@ -235,6 +252,7 @@ unsafe fn sockaddr_ip(sa: *const libc::sockaddr) -> Option<IpAddr> {
     }
 }
 
+/// An `X-Forwarded-For` entry: an address, or an address with a port.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();
     hop.parse::<IpAddr>()
@@ -400,6 +418,54 @@ mod tests {
         assert_eq!(
             a.check(PEER, &headers(&[("authorization", "Bearer nope")])),
             Err(Refusal::BadKey)
+        );
+    }
+
+    #[test]
+    fn guessing_keys_is_rate_limited_like_runs() {
+        let a = access(&["--rate-limit", "1", "--rate-burst", "2", "--api-keys", "k1"]);
+        let wrong = headers(&[("authorization", "Bearer guess")]);
+        assert_eq!(a.check(PEER, &wrong), Err(Refusal::BadKey));
+        assert_eq!(a.check(PEER, &wrong), Err(Refusal::BadKey));
+        assert!(
+            matches!(a.check(PEER, &wrong), Err(Refusal::RateLimited { .. })),
+            "the third guess within the burst of two is a 429"
+        );
+        let other: IpAddr = "192.0.2.99".parse().unwrap();
+        assert_eq!(a.check(other, &wrong), Err(Refusal::BadKey));
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_have_buckets_of_their_own() {
+        let a = access(&["--rate-limit", "1", "--rate-burst", "1"]);
+        let none = HeaderMap::new();
+        let mapped =
+            |s: &str| IpAddr::V6(s.parse::<std::net::Ipv4Addr>().unwrap().to_ipv6_mapped());
+        assert!(a.check(mapped("192.0.2.1"), &none).is_ok());
+        assert!(
+            a.check(mapped("192.0.2.2"), &none).is_ok(),
+            "another IPv4 client, not the same /64 of ::ffff:0:0"
+        );
+        assert!(a.check(mapped("192.0.2.1"), &none).is_err());
+        assert!(
+            a.check("192.0.2.1".parse().unwrap(), &none).is_err(),
+            "the mapped and the plain form are one client"
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_recognised_through_an_ipv4_mapped_peer() {
+        let a = access(&["--trusted-proxies", "10.0.0.0/8"]);
+        let proxy = IpAddr::V6(
+            "10.0.0.5"
+                .parse::<std::net::Ipv4Addr>()
+                .unwrap()
+                .to_ipv6_mapped(),
+        );
+        let fwd = headers(&[("x-forwarded-for", "::ffff:198.51.100.7")]);
+        assert_eq!(
+            a.client_ip(proxy, &fwd),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
         );
     }
 }
