@@ -14,6 +14,8 @@ pub enum FilesError {
     BadDataUrl { name: String, why: String },
     #[error("the files name {0} twice (once as \"\")")]
     Duplicate(String),
+    #[error("the files name {file:?} both as a file and as a folder of {inside:?}")]
+    FileAndFolder { file: String, inside: String },
     #[error("empty code: the entry file {0} is missing or empty")]
     EmptyCode(String),
     #[error("too many files: {count}, at most {max}")]
@@ -66,6 +68,7 @@ pub fn prepare(
         }
         out.push((name.to_owned(), bytes));
     }
+    no_file_is_a_folder(&out)?;
     let at = out.iter().position(|(n, _)| n == entry);
     match at {
         Some(i) if !out[i].1.iter().all(u8::is_ascii_whitespace) => {
@@ -74,6 +77,24 @@ pub fn prepare(
         }
         _ => Err(FilesError::EmptyCode(entry.into())),
     }
+}
+
+/// Refuses names that cannot all exist: `d` beside `d/e.txt`.
+fn no_file_is_a_folder(files: &[(String, Vec<u8>)]) -> Result<(), FilesError> {
+    let names: std::collections::BTreeSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    for name in &names {
+        let mut folder = name.rsplit_once('/');
+        while let Some((parent, _)) = folder {
+            if names.contains(parent) {
+                return Err(FilesError::FileAndFolder {
+                    file: parent.into(),
+                    inside: (*name).into(),
+                });
+            }
+            folder = parent.rsplit_once('/');
+        }
+    }
+    Ok(())
 }
 
 /// A value starting with `data:` is an RFC 2397 data URL; anything else is
@@ -180,6 +201,47 @@ mod tests {
             prepare(&files(&[("", "1"), ("m", "2")]), "m", LIMITS),
             Err(FilesError::Duplicate(_))
         ));
+    }
+
+    #[test]
+    fn a_name_used_as_file_and_folder_is_refused_with_both_names() {
+        let limits = FileLimits {
+            max_files: 8,
+            max_file_bytes: 64,
+        };
+        for (pairs, file, inside) in [
+            (
+                &[("", "x"), ("d", "1"), ("d/e.txt", "2")][..],
+                "d",
+                "d/e.txt",
+            ),
+            (
+                &[("", "x"), ("main.py/x.txt", "2")][..],
+                "main.py",
+                "main.py/x.txt",
+            ),
+            (
+                &[("", "x"), ("a/b", "1"), ("a/b/c/d", "2")][..],
+                "a/b",
+                "a/b/c/d",
+            ),
+        ] {
+            assert_eq!(
+                prepare(&files(pairs), "main.py", limits),
+                Err(FilesError::FileAndFolder {
+                    file: file.into(),
+                    inside: inside.into()
+                })
+            );
+        }
+        assert!(
+            prepare(
+                &files(&[("", "x"), ("d/a", "1"), ("d/b", "2"), ("dd", "3")]),
+                "main.py",
+                limits
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -160,6 +160,18 @@ async fn bad_requests_get_400_in_the_json_shape() {
             json!({"sandbox": "python", "files": {"": "1", "b": "data:;base64,@@"}}).to_string(),
             "invalid_files",
         ),
+        // Names that cannot all exist (a file and a folder of one name)
+        // were an agent failure, a 500.
+        (
+            "application/json",
+            json!({"sandbox": "python", "files": {"": "1", "d": "1", "d/e.txt": "2"}}).to_string(),
+            "invalid_files",
+        ),
+        (
+            "application/json",
+            json!({"sandbox": "python", "files": {"": "1", "main.py/x.txt": "2"}}).to_string(),
+            "invalid_files",
+        ),
     ];
     for (ct, body, kind) in cases {
         let (status, answer) = post_raw(&url, ct, body.clone()).await;
