@@ -4,7 +4,7 @@
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bench bench-widget loadtest images widget prereqs lint check-leftovers
+.PHONY: run test test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check-leftovers
 
 run: images widget
 	$(CARGO) build --release -p snipbox
@@ -15,16 +15,39 @@ test: images
 	$(MAKE) --no-print-directory widget
 	$(CARGO) build -p snipbox -p snipbox-guard
 	$(CARGO) test --workspace
-	# The end-to-end suite again, each server behind a snipbox-guard.
-	SNIPBOX_TEST_GUARD=1 $(CARGO) test -p snipbox-tests --test e2e
-	# The sandbox suites again, every sandbox under gVisor (what differs
-	# there is named in each test); one warm container per sandbox, as each
-	# is a whole sandbox kernel and every test server fills its pools; one
-	# test at a time, as two beside those kernels push runs on 2 cores
-	# past their time limits.
-	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- --test-threads=1 sandboxes hostile exploits endings files stream
+	$(MAKE) --no-print-directory test-e2e-guard test-e2e-gvisor
 	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
 	$(MAKE) --no-print-directory check-leftovers
+
+# The suites one by one (`make test` runs the plain end-to-end and browser
+# suites within `cargo test --workspace`).
+test-e2e:
+	$(CARGO) test -p snipbox-tests --test e2e
+
+test-browser:
+	$(CARGO) test -p snipbox-tests --test browser
+
+# The end-to-end suite again, each server behind a snipbox-guard.
+test-e2e-guard:
+	SNIPBOX_TEST_GUARD=1 $(CARGO) test -p snipbox-tests --test e2e
+
+# The sandbox suites again, every sandbox under gVisor (what differs there
+# is named in each test); one warm container per sandbox, as each is a
+# whole sandbox kernel and every test server fills its pools; one test at
+# a time, as two beside those kernels push runs on 2 cores past their time
+# limits.
+test-e2e-gvisor:
+	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- --test-threads=1 sandboxes hostile exploits endings files stream
+
+# The suites above, ROUNDS times (default 3), while a second server with
+# warm pools serves a steady stream of runs beside them (BUSY_CONCURRENCY,
+# BUSY_HOGS: see tests/src/bin/busy.rs); prints each run's result, time
+# and load, and how often each test failed. SUITES picks some of them.
+test-busy: images
+	scripts/prereqs.sh --test
+	$(MAKE) --no-print-directory widget
+	$(CARGO) build -p snipbox -p snipbox-guard -p snipbox-tests --bin snipbox --bin snipbox-guard --bin busy
+	scripts/test-busy.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -44,13 +67,15 @@ images: prereqs
 prereqs:
 	scripts/prereqs.sh
 
-# No container labelled snipbox may outlive the test suite.
+# No container labelled snipbox may outlive the test suite (those of the
+# background load of `make test-busy`, instance busy-*, aside).
 check-leftovers:
-	@for i in $$(seq 1 20); do \
-	  [ -z "$$(docker ps -aq --filter label=snipbox)" ] && { echo "no snipbox container left"; exit 0; }; \
+	@left() { docker ps -a --filter label=snipbox --format '{{.Label "snipbox.instance"}} {{.Names}}' | grep -v '^busy-' || true; }; \
+	for i in $$(seq 1 20); do \
+	  [ -z "$$(left)" ] && { echo "no snipbox container left"; exit 0; }; \
 	  sleep 0.5; \
 	done; \
-	echo "containers left behind:"; docker ps -a --filter label=snipbox; exit 1
+	echo "containers left behind:"; left; exit 1
 
 # Python print(1) four ways; prints the table and the ratios (see README).
 # The widget's benchmark runs first; then what the features cost

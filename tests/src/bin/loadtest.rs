@@ -6,37 +6,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use snipbox_tests::{Server, client, containers, eventually, request};
+use snipbox_tests::traffic::{Answer, pick, send};
+use snipbox_tests::{Server, client, containers, eventually};
 use tokio::sync::Semaphore;
 
 const REQUESTS: usize = 2000;
 const CONCURRENCY: usize = 32;
-
-/// (sandbox, code, share in a hundred)
-const MIX: &[(&str, &str, usize)] = &[
-    ("python", "print(sum(range(100)))", 40),
-    (
-        "javascript",
-        "console.log([1, 2, 3].map(x => x * 2).join(','))",
-        20,
-    ),
-    ("shell", "echo hello; ls / | wc -l", 15),
-    ("sqlite", "select 1 + 1;", 10),
-    (
-        "c",
-        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }",
-        11,
-    ),
-    // Hostile: an infinite loop, a fork bomb, an output flood, a memory bomb.
-    ("python", "while True: pass", 1),
-    (
-        "python",
-        "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass",
-        1,
-    ),
-    ("shell", "yes flood", 1),
-    ("python", "a = []\nwhile True: a.append(' ' * 10**7)", 1),
-];
 
 #[derive(Default)]
 struct Tally {
@@ -45,18 +20,6 @@ struct Tally {
     refused: usize,
     malformed: Vec<String>,
     latencies: Vec<Duration>,
-}
-
-fn pick(i: usize) -> (&'static str, &'static str) {
-    let slot = (i * 37) % 100;
-    let mut acc = 0;
-    for (sandbox, code, share) in MIX {
-        acc += share;
-        if slot < acc {
-            return (sandbox, code);
-        }
-    }
-    (MIX[0].0, MIX[0].1)
 }
 
 #[tokio::main]
@@ -72,39 +35,19 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             let (sandbox, code) = pick(i);
             let t = Instant::now();
-            let resp = client()
-                .post(&url)
-                .json(&request(sandbox, code))
-                .send()
-                .await;
-            let elapsed = t.elapsed();
+            let answer = send(&client(), &url, sandbox, code).await;
             drop(permit);
-            let resp = match resp {
-                Ok(r) => r,
-                Err(e) => return (elapsed, Err(format!("no answer: {e}"))),
-            };
-            let status = resp.status().as_u16();
-            let retry_after = resp.headers().contains_key("retry-after");
-            let body = resp.text().await.unwrap_or_default();
-            let parsed: Result<snipbox_wire::api::ExecResponse, _> = serde_json::from_str(&body);
-            (
-                elapsed,
-                match (status, parsed) {
-                    (200, Ok(r)) => Ok(Some(r.ok)),
-                    (429 | 503, Ok(_)) if retry_after => Ok(None),
-                    (s, _) => Err(format!("{s}: {body}")),
-                },
-            )
+            (t.elapsed(), answer)
         }));
     }
     let mut tally = Tally::default();
     for t in tasks {
         let (elapsed, outcome) = t.await.expect("task");
         match outcome {
-            Ok(Some(true)) => tally.ok += 1,
-            Ok(Some(false)) => tally.program_failed += 1,
-            Ok(None) => tally.refused += 1,
-            Err(e) => tally.malformed.push(e),
+            Answer::Ran { ok: true } => tally.ok += 1,
+            Answer::Ran { ok: false } => tally.program_failed += 1,
+            Answer::Refused => tally.refused += 1,
+            Answer::Malformed(e) => tally.malformed.push(e),
         }
         tally.latencies.push(elapsed);
     }
