@@ -130,10 +130,25 @@ pub async fn count(client: &Client, css: &str) -> usize {
         .len()
 }
 
-/// Waits until the element's text satisfies `check`; returns the last text.
+/// Waits up to a minute until the element's text satisfies `check`;
+/// returns the last text. A minute covers a python run to its time limit
+/// (as the test servers have it) on a loaded machine; for sandboxes with
+/// longer limits, use [`text_until_within`] with [`run_time`].
 pub async fn text_until(client: &Client, css: &str, check: impl Fn(&str) -> bool) -> String {
+    text_until_within(client, css, Duration::from_secs(60), check).await
+}
+
+/// Waits up to `within` until the element's text satisfies `check`;
+/// returns the last text.
+pub async fn text_until_within(
+    client: &Client,
+    css: &str,
+    within: Duration,
+    check: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + within;
     let mut last = String::new();
-    for _ in 0..150 {
+    while std::time::Instant::now() < deadline {
         if let Ok(el) = client.find(Locator::Css(css)).await {
             last = el.text().await.unwrap_or_default();
             if check(&last) {
@@ -142,7 +157,14 @@ pub async fn text_until(client: &Client, css: &str, check: impl Fn(&str) -> bool
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{css}: text never matched; last {last:?}");
+    panic!("{css}: text never matched within {within:?}; last {last:?}");
+}
+
+/// How long a browser test waits for a run of `sandbox` to end: its time
+/// limit as the test servers have it, and half a minute for the container
+/// and the page.
+pub fn run_time(sandbox: &str) -> Duration {
+    Duration::from_millis(crate::limit(sandbox, "timeout_ms") as u64) + Duration::from_secs(30)
 }
 
 /// A page open in a fresh headless browser, with everything it needs (its

@@ -13,6 +13,7 @@ use snipbox_wire::api::{ExecRequest, ExecResponse};
 pub mod browser;
 pub mod engine;
 pub mod measure;
+pub mod traffic;
 
 /// The repository's root folder.
 pub fn root() -> PathBuf {
@@ -85,6 +86,32 @@ pub fn end_with_parent(cmd: &mut Command) {
     }
 }
 
+/// The machine's load average over 1, 5 and 15 minutes, as
+/// `/proc/loadavg` has it, for messages that must tell a loaded machine
+/// from a regression.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Makes every failing test of this process say the machine's load when
+/// it failed (after its own message). Called by whatever starts a server.
+fn report_load_on_failure() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            eprintln!(
+                "(load average when this failed: {}; {} cores)",
+                load_average(),
+                std::thread::available_parallelism().map_or(0, |n| n.get())
+            );
+        }));
+    });
+}
+
 /// Sends SIGTERM to a child and waits for it.
 fn terminate(child: &mut Child) {
     // SAFETY: kill only sends a signal to our own child.
@@ -134,7 +161,7 @@ impl Guard {
         let log = std::env::temp_dir().join(format!("snipbox-guard-{instance}.log"));
         let mut cmd = Command::new(guard_binary());
         cmd.env("SNIPBOX_GUARD_LISTEN", &addr)
-            .env("SNIPBOX_GUARD_SANDBOXES", root().join("sandboxes"))
+            .env("SNIPBOX_GUARD_SANDBOXES", test_sandboxes())
             .env("SNIPBOX_GUARD_INSTANCE", instance)
             .env("RUST_LOG", "info,snipbox_guard=debug");
         log_to(&mut cmd, &log);
@@ -204,6 +231,7 @@ impl Server {
 
     /// Starts a server with extra `SNIPBOX_*` settings, without waiting.
     pub fn spawn(env: &[(&str, &str)]) -> Server {
+        report_load_on_failure();
         let port = browser::free_port();
         let instance = env
             .iter()
@@ -217,7 +245,7 @@ impl Server {
         cmd.current_dir(root())
             .env("SNIPBOX_LISTEN", format!("127.0.0.1:{port}"))
             .env("SNIPBOX_INSTANCE", &instance)
-            .env("SNIPBOX_SANDBOXES", root().join("sandboxes"))
+            .env("SNIPBOX_SANDBOXES", test_sandboxes())
             .env("SNIPBOX_STATIC", root().join("static"))
             .env("RUST_LOG", "info,snipbox=debug")
             // Tests send many runs from one address; those about the rate
@@ -309,6 +337,31 @@ impl Server {
     /// IDs of the containers this server owns now.
     pub fn containers(&self) -> Vec<String> {
         containers(&format!("snipbox.instance={}", self.instance))
+    }
+
+    /// Waits until this server's only container runs its program: the
+    /// container, its agent's host process and the program's (the agent's
+    /// child; `None` under gVisor, where the host sees the sandbox's
+    /// kernel). A container exists before it runs, and its agent before
+    /// the program: on a busy host each step can take seconds.
+    pub fn wait_running(&self) -> (String, u32, Option<u32>) {
+        let mut seen = None;
+        let running = eventually(Duration::from_secs(60), || {
+            let Some(id) = self.containers().pop() else {
+                return false;
+            };
+            let agent = host_pid(&id);
+            let children = std::fs::read_to_string(format!("/proc/{agent}/task/{agent}/children"))
+                .unwrap_or_default();
+            let program = children
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok());
+            seen = Some((id, agent, program));
+            agent != 0 && (gvisor() || program.is_some())
+        });
+        assert!(running, "the run never started: {seen:?}");
+        seen.expect("seen")
     }
 
     /// Starts a run in the background, as a client would.
@@ -447,11 +500,12 @@ pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Whether the run's container is gone, waiting a little for the removal
-/// that happens off the response path.
+/// Whether the run's container is gone, waiting for the removal that
+/// happens off the response path (seconds on a loaded engine, or under
+/// gVisor, where the server removes what the engine does not).
 pub fn run_container_gone(id: &str) -> bool {
     let label = format!("snipbox.run={}", token(id));
-    eventually(Duration::from_secs(10), || containers(&label).is_empty())
+    eventually(Duration::from_secs(30), || containers(&label).is_empty())
 }
 
 /// One Server-Sent Event and when it arrived.
@@ -568,8 +622,8 @@ impl Server {
     }
 }
 
-/// A limit of a sandbox as its files set it: its `[limits]` table, else
-/// `sandboxes/defaults.toml`.
+/// A limit of a sandbox as the test servers have it (see
+/// [`test_sandboxes`]): its `[limits]` table, else `defaults.toml`.
 fn limit_value(sandbox: &str, key: &str) -> toml::Value {
     let read = |path: PathBuf| -> toml::Table {
         // A sandbox's own file must exist: an alias ("shell") has none.
@@ -577,7 +631,7 @@ fn limit_value(sandbox: &str, key: &str) -> toml::Value {
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
-    let dir = root().join("sandboxes");
+    let dir = test_sandboxes();
     let own = read(dir.join(sandbox).join("sandbox.toml"));
     let defaults = read(dir.join("defaults.toml"));
     own.get("limits")
@@ -657,29 +711,97 @@ pub fn host_cpu_ns(container: &str) -> u64 {
     panic!("no CPU accounting for {container}: {cgroups}");
 }
 
-/// A copy of the repository's sandbox definitions with some limits
-/// changed: `(sandbox, key, value)`. Keep it while the server runs.
-pub fn sandboxes_with(limits: &[(&str, &str, toml::Value)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temp dir");
+/// How many times the shipped time limits the test servers' sandboxes
+/// have: `SNIPBOX_TEST_TIME_SCALE`, default 3 (see [`test_sandboxes`]).
+pub fn time_scale() -> i64 {
+    std::env::var("SNIPBOX_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(3)
+}
+
+/// The sandbox definitions every test server and guard reads unless a test
+/// names its own: a copy of `sandboxes/`, made once per test process, with
+/// every time limit (`timeout_ms`, `prepare_timeout_ms`) [`time_scale`]
+/// times the shipped one. A test whose subject is not the time limit must
+/// not fail because a loaded machine, or gVisor, made a compiler slow; the
+/// tests of the limits read them with [`limit`] and see them enforced.
+pub fn test_sandboxes() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        // Copies of test processes that have ended.
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("snipbox-test-sandboxes-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = tmp.join(format!("snipbox-test-sandboxes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a folder for the test sandboxes");
+        copy_scaled(&root().join("sandboxes"), &dir, time_scale());
+        dir
+    })
+}
+
+/// Copies the sandbox definitions in `from` to `to`, every time limit
+/// multiplied by `scale`.
+fn copy_scaled(from: &Path, to: &Path, scale: i64) {
     let status = Command::new("cp")
         .arg("-r")
-        .arg(format!("{}/.", root().join("sandboxes").display()))
-        .arg(dir.path())
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
         .status()
         .expect("cp runs");
-    assert!(status.success());
+    assert!(status.success(), "copying {}", from.display());
+    let scale_keys = |table: &mut toml::Table| {
+        for key in ["timeout_ms", "prepare_timeout_ms"] {
+            if let Some(toml::Value::Integer(ms)) = table.get_mut(key) {
+                *ms *= scale;
+            }
+        }
+    };
+    edit_toml(&to.join("defaults.toml"), |t| scale_keys(t));
+    for e in std::fs::read_dir(to).expect("the copy").flatten() {
+        let file = e.path().join("sandbox.toml");
+        if file.exists() {
+            edit_toml(&file, |t| {
+                if let Some(toml::Value::Table(limits)) = t.get_mut("limits") {
+                    scale_keys(limits);
+                }
+            });
+        }
+    }
+}
+
+fn edit_toml(path: &Path, edit: impl FnOnce(&mut toml::Table)) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut table: toml::Table =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    edit(&mut table);
+    std::fs::write(path, toml::to_string(&table).expect("TOML")).expect("written");
+}
+
+/// A copy of the test servers' sandbox definitions ([`test_sandboxes`])
+/// with some limits changed: `(sandbox, key, value)`. Keep it while the
+/// server runs.
+pub fn sandboxes_with(limits: &[(&str, &str, toml::Value)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    copy_scaled(test_sandboxes(), dir.path(), 1);
     for (sandbox, key, value) in limits {
-        let path = dir.path().join(sandbox).join("sandbox.toml");
-        let mut table: toml::Table =
-            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let section = table
-            .entry("limits")
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        section
-            .as_table_mut()
-            .expect("a [limits] table")
-            .insert(key.to_string(), value.clone());
-        std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+        edit_toml(&dir.path().join(sandbox).join("sandbox.toml"), |table| {
+            let section = table
+                .entry("limits")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            section
+                .as_table_mut()
+                .expect("a [limits] table")
+                .insert(key.to_string(), value.clone());
+        });
     }
     dir
 }

@@ -188,6 +188,28 @@ impl Agent {
             .expect("the agent sends a frame")
     }
 
+    /// Whether the agent has a child process that still runs (a
+    /// prestarted program, say; one that ended and awaits its reaping
+    /// does not count).
+    pub fn has_running_children(&self) -> bool {
+        let pid = self.child.id();
+        let running = |child: &str| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                // After the command's name in parentheses: the state.
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+            })
+        };
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| {
+                std::fs::read_to_string(t.path().join("children"))
+                    .is_ok_and(|c| c.split_whitespace().any(running))
+            })
+    }
+
     pub fn expect_ready(&self) {
         let (_, frame) = self.next();
         assert!(

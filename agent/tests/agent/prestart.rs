@@ -54,10 +54,11 @@ fn the_deadline_of_a_prestarted_step_counts_from_go() {
     let mut agent = Agent::host(Some(&boot_with(step.clone(), dir.path())));
     agent.expect_ready();
     // Longer than the job's timeout: a deadline counted from the start
-    // would already have passed.
-    sleep(Duration::from_millis(1000));
+    // would already have passed. After go, 0.3 s of work has the rest of
+    // 2.5 s: room for a busy host.
+    sleep(Duration::from_millis(3000));
     let mut job = job(dir.path(), vec![step]);
-    job.timeout_ms = 800;
+    job.timeout_ms = 2500;
     agent.send(&encode(&job, &[], b""));
     let out = agent.outcome(OutputCaps::default());
     assert!(!out.exit.timed_out, "{out:?}");
@@ -98,7 +99,13 @@ fn a_prestarted_program_that_ended_before_go_runs_again() {
     let step = sh("echo run >> runs.log; echo hi");
     let mut agent = Agent::host(Some(&boot_with(step.clone(), dir.path())));
     agent.expect_ready();
-    sleep(Duration::from_millis(200));
+    // Until it has run and ended (a fixed wait is too short on a busy host).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while (!dir.path().join("runs.log").exists() || agent.has_running_children())
+        && std::time::Instant::now() < deadline
+    {
+        sleep(Duration::from_millis(20));
+    }
     agent.send(&encode(&job(dir.path(), vec![step]), &[], b""));
     let out = agent.outcome(OutputCaps::default());
     assert_eq!(out.stdout, "hi\n");

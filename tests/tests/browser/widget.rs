@@ -354,8 +354,8 @@ async fn the_status_line_says_a_memory_kill_was_for_the_memory_limit() {
     page.close().await;
 }
 
-/// Prints a line every 300 ms for 1.5 s.
-const TICKING: &str = "import time\nfor i in range(5): print(i, flush=True); time.sleep(0.3)";
+/// Prints a line a second for five seconds.
+const TICKING: &str = "import time\nfor i in range(5): print(i, flush=True); time.sleep(1)";
 
 #[tokio::test]
 async fn output_streams_in_while_the_program_runs() {
@@ -384,7 +384,10 @@ async fn output_streams_in_while_the_program_runs() {
              });",
         )
         .await;
-    assert_eq!(seen["out"], "0\n", "{seen}");
+    // Some lines, not all, while the run goes on (a loaded machine may
+    // show the page the second line with the first).
+    let first = seen["out"].as_str().unwrap();
+    assert!(first.starts_with("0\n") && !first.contains('4'), "{seen}");
     let status = seen["status"].as_str().unwrap();
     assert!(status.starts_with("running…"), "{seen}");
     // Ticking: the elapsed time moves on.
@@ -433,14 +436,17 @@ async fn stop_ends_the_run_and_its_container_at_once() {
         snipbox_tests::eventually(Duration::from_secs(15), || server.containers().is_empty()),
         "the run's container outlived Stop by 15 s"
     );
-    // When the engine removed it, by the engine's clock: within a second.
+    // When the engine removed it, by the engine's clock: within seconds of
+    // the click, where without Stop it would run for a minute more (on an
+    // idle machine about 100 ms: runbench's figure).
     let removed = snipbox_tests::removed_at(&ours[0], stopped - Duration::from_secs(1))
         .expect("the engine recorded the removal");
     let after = removed.duration_since(stopped).unwrap_or_default();
     println!("container removed {after:?} after Stop");
     assert!(
-        after < Duration::from_secs(1),
-        "the run's container outlived Stop by {after:?}"
+        after < Duration::from_secs(5),
+        "the run's container outlived Stop by {after:?} (load average {})",
+        snipbox_tests::load_average()
     );
     // Nothing more comes in after Stop, and the program did not run on.
     tokio::time::sleep(Duration::from_millis(700)).await;

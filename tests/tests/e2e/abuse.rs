@@ -22,8 +22,10 @@ async fn post(server: &Server, headers: &[(&str, &str)]) -> (u16, Option<String>
 
 #[tokio::test]
 async fn a_client_over_its_rate_gets_429_and_an_api_key_lifts_it() {
+    // One run a minute after a burst of two: the third comes long before
+    // a token is back, however slow the first two were.
     let server = Server::start(&[
-        ("SNIPBOX_RATE_LIMIT", "6"),
+        ("SNIPBOX_RATE_LIMIT", "1"),
         ("SNIPBOX_RATE_BURST", "2"),
         ("SNIPBOX_API_KEYS", "trusted-key"),
         ("SNIPBOX_POOL", "0"),
@@ -35,7 +37,7 @@ async fn a_client_over_its_rate_gets_429_and_an_api_key_lifts_it() {
     assert_eq!(body["error"], "rate_limited");
     assert_eq!(body["ok"], false);
     let retry: u64 = retry.expect("Retry-After").parse().unwrap();
-    assert!((1..=10).contains(&retry), "{retry}");
+    assert!((1..=60).contains(&retry), "{retry}");
 
     let (status, _, body) = post(&server, &[("authorization", "Bearer trusted-key")]).await;
     assert_eq!((status, body["stdout"].as_str()), (200, Some("ok\n")));

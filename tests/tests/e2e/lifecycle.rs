@@ -9,21 +9,31 @@ use snipbox_tests::{Server, containers, eventually, request};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_disconnects_mid_run_leaves_no_container() {
-    let server = Server::start(&[("SNIPBOX_POOL", "0")]);
+    // A program that would sleep for minutes under a limit longer still:
+    // only the client's going away can end it within the test's bound.
+    let sandboxes =
+        snipbox_tests::sandboxes_with(&[("python", "timeout_ms", toml::Value::Integer(300_000))]);
+    let server = Server::start(&[
+        ("SNIPBOX_POOL", "0"),
+        ("SNIPBOX_SANDBOXES_ONLY", "python"),
+        ("SNIPBOX_SANDBOXES", sandboxes.path().to_str().unwrap()),
+    ]);
     let run = server.spawn_exec(request(
         "python",
         "import time
-time.sleep(4)",
+time.sleep(240)",
     ));
-    assert!(
-        eventually(Duration::from_secs(10), || server.containers().len() == 1),
-        "the run never started"
-    );
+    server.wait_running();
     run.abort();
+    let gone_by = Instant::now();
     assert!(
-        eventually(Duration::from_secs(3), || server.containers().is_empty()),
-        "containers left after the client went away: {:?}",
+        eventually(Duration::from_secs(20), || server.containers().is_empty()),
+        "containers left 20 s after the client went away: {:?}",
         server.containers()
+    );
+    println!(
+        "the container was gone {:?} after the client went away",
+        gone_by.elapsed()
     );
 }
 
@@ -37,9 +47,16 @@ async fn shutdown_finishes_runs_in_flight_and_removes_every_container() {
         "pools did not fill"
     );
     let run = server.spawn_exec(request("shell", "sleep 2; echo finished"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Read by the server and running, before the signal.
+    let in_flight = |t: &str| t.lines().any(|l| l == "snipbox_runs_in_flight 1");
+    let text = server
+        .metrics_until(Duration::from_secs(20), in_flight)
+        .await;
+    assert!(in_flight(&text), "{text}");
     let instance = server.instance.clone();
-    let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(15)))
+    // The run, then every sandbox's warm container removed: seconds on a
+    // busy engine.
+    let status = tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(60)))
         .await
         .unwrap();
     assert!(status.success(), "exit status {status}");
@@ -207,8 +224,13 @@ async fn sigterm_under_load_answers_every_request_and_leaves_nothing() {
 async fn sigterm_while_starting_leaves_nothing() {
     // Pools start filling before the server listens: a SIGTERM in that
     // window must still end gracefully, with every container removed.
+    // A few sandboxes (a database among them) are race enough; all of
+    // them would be dozens of launches to wait for on a busy engine.
     for delay in [50, 300, 900] {
-        let server = Server::spawn(&[("SNIPBOX_POOL", "2")]);
+        let server = Server::spawn(&[
+            ("SNIPBOX_POOL", "2"),
+            ("SNIPBOX_SANDBOXES_ONLY", "python,bash,postgres"),
+        ]);
         std::thread::sleep(Duration::from_millis(delay));
         let instance = server.instance.clone();
         let status = server.stop(Duration::from_secs(30));

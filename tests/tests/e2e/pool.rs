@@ -63,14 +63,15 @@ async fn the_pool_refills_after_runs() {
     for _ in 0..3 {
         assert!(server.exec(&request("python", "print(1)")).await.ok);
     }
+    // The server's count (a container counts once its agent is ready),
+    // and the engine's: two running, the runs' own containers gone.
+    let two = |t: &str| t.contains("snipbox_warm_containers{sandbox=\"python\"} 2");
+    let metrics = server.metrics_until(Duration::from_secs(60), two).await;
+    assert!(two(&metrics), "pool did not refill: {metrics}");
     assert!(
-        eventually(Duration::from_secs(20), || warm(&server, "python") == 2),
-        "pool did not refill"
-    );
-    let metrics = server.metrics().await;
-    assert!(
-        metrics.contains("snipbox_warm_containers{sandbox=\"python\"} 2"),
-        "{metrics}"
+        eventually(Duration::from_secs(30), || warm(&server, "python") == 2),
+        "the engine runs {} warm containers",
+        warm(&server, "python")
     );
 }
 

@@ -35,7 +35,11 @@ async fn all_events(
 async fn lines_arrive_while_the_program_still_runs() {
     // The wall clock, which the host and a sandbox share (gVisor keeps a
     // monotonic clock of its own).
-    let code = "import time\nfor i in range(7):\n    print(time.time(), flush=True)\n    time.sleep(0.3)\n";
+    // A line a second: each must arrive before the next is printed, which
+    // a stream does and an answer kept until the end cannot (how fast on
+    // an idle machine is runbench's figure: a few ms).
+    let code =
+        "import time\nfor i in range(5):\n    print(time.time(), flush=True)\n    time.sleep(1)\n";
     // A server of its own with python only: what is measured is the
     // stream, not the pools of 33 other sandboxes filling beside it (under
     // gVisor, each of those is a whole sandbox kernel starting).
@@ -46,7 +50,7 @@ async fn lines_arrive_while_the_program_still_runs() {
     let start = reader.next().await.unwrap();
     assert_eq!(start.event, "start");
     assert!(
-        start.at - sent < Duration::from_millis(400),
+        start.at - sent < Duration::from_secs(2),
         "the start event came after {:?}",
         start.at - sent
     );
@@ -71,14 +75,14 @@ async fn lines_arrive_while_the_program_still_runs() {
             let printed: f64 = line.parse().unwrap();
             let late = arrived - printed;
             assert!(
-                late < 0.1,
-                "line {lines} arrived {:.0} ms after it was printed",
+                late < 0.9,
+                "line {lines} arrived {:.0} ms after it was printed, after the next one",
                 late * 1000.0
             );
             lines += 1;
         }
     }
-    assert_eq!(lines, 7);
+    assert_eq!(lines, 5);
 }
 
 /// A run's answer without what differs between two runs.
@@ -198,8 +202,9 @@ async fn a_slow_reader_of_a_flood_holds_the_server_to_the_output_cap() {
             .await
             .contains("snipbox_runs_total{sandbox=\"python\",outcome=\"truncated\"} 1")
     };
-    // gVisor's pipes carry the 100 MB more slowly.
-    let limit = if snipbox_tests::gvisor() { 30 } else { 10 };
+    // The run's time limit ends it at the latest, and the test then fails
+    // (the outcome is "timeout", not "truncated").
+    let limit = snipbox_tests::limit("python", "timeout_ms") as u64 / 1000 + 30;
     let deadline = Instant::now() + Duration::from_secs(limit);
     while !metrics_say_truncated().await {
         assert!(
@@ -217,6 +222,8 @@ async fn a_slow_reader_of_a_flood_holds_the_server_to_the_output_cap() {
     );
     assert!(
         server.containers().is_empty()
-            || snipbox_tests::eventually(Duration::from_secs(5), || server.containers().is_empty())
+            || snipbox_tests::eventually(Duration::from_secs(30), || server
+                .containers()
+                .is_empty())
     );
 }

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 use snipbox_tests::{Server, client, request};
 use tokio::io::AsyncWriteExt;
 
-/// Median wall time of `n` runs of a tiny program at a reader's pace.
+/// Median wall time of `n` runs of a tiny program at a reader's pace, each
+/// on a warm container (a busy engine starts the next one at its own pace:
+/// a cold start would measure the engine, not the server).
 async fn median_run_ms(server: &Server, n: usize) -> f64 {
     let mut times = Vec::new();
     for _ in 0..n {
         tokio::time::sleep(Duration::from_millis(300)).await;
+        server.wait_warm("bash").await;
         let started = Instant::now();
         assert!(server.exec(&request("shell", "echo hi")).await.ok);
         times.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -71,9 +74,12 @@ async fn five_hundred_slow_clients_do_not_stop_normal_requests() {
     println!(
         "a run: {usual:.1} ms as usual, {during:.1} ms with 500 slow clients; server RSS {before} KiB before, {peak} KiB during"
     );
+    // Held connections would show as seconds (the header timeout); a
+    // loaded machine's noise is tens of milliseconds.
     assert!(
-        during < (usual * 3.0).max(usual + 100.0),
-        "runs took {during:.1} ms with slow clients, {usual:.1} ms without"
+        during < usual * 3.0 + 250.0,
+        "runs took {during:.1} ms with slow clients, {usual:.1} ms without (load average {})",
+        snipbox_tests::load_average()
     );
     assert!(
         peak < before + 64 * 1024,
