@@ -9,7 +9,9 @@
 # sandbox when a pipeline's reader exits early (`dmesg | head -3`). It is
 # registered with `--network=none`: sandboxes have no network anyway, and
 # without it every start fails here ("cannot run with network enabled in
-# root network namespace").
+# root network namespace"); and with `--oci-seccomp`, so that snipbox's
+# seccomp profile filters the program's calls inside gVisor's kernel too
+# (runsc ignores a container's profile without it).
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -27,20 +29,21 @@ if ! [ -x "$bin" ]; then
   as_root install -m 0755 "$work/root/usr/bin/runsc" "$bin"
 fi
 
-if ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then
+registered() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep '"runsc"' | grep -q -- '--oci-seccomp'; }
+if ! registered; then
   echo "registering runsc with the Docker engine (/etc/docker/daemon.json) and reloading it"
   as_root mkdir -p /etc/docker
   as_root python3 - "$bin" <<'PY'
 import json, os, sys
 path = "/etc/docker/daemon.json"
 config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
-config.setdefault("runtimes", {})["runsc"] = {"path": sys.argv[1], "runtimeArgs": ["--network=none"]}
+config.setdefault("runtimes", {})["runsc"] = {"path": sys.argv[1], "runtimeArgs": ["--network=none", "--oci-seccomp"]}
 json.dump(config, open(path, "w"), indent=2)
 PY
   as_root pkill -HUP -x dockerd
   for _ in $(seq 1 20); do
-    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && break
+    registered && break
     sleep 0.5
   done
-  docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || { echo "the engine did not take the runsc runtime" >&2; exit 1; }
+  registered || { echo "the engine did not take the runsc runtime" >&2; exit 1; }
 fi

@@ -120,10 +120,14 @@ fn changed_spec_values_are_refused_with_both_values() {
         text.contains(r#"`HostConfig.NetworkMode` is "host", snipbox's spec says "none""#),
         "{text}"
     );
+    // Without snipbox's seccomp profile (the engine's default would
+    // apply), or with none at all.
+    let text = refused(|b| b["HostConfig"]["SecurityOpt"] = json!(["no-new-privileges"]));
+    assert!(text.contains("`HostConfig.SecurityOpt` is"), "{text}");
     let text = refused(|b| {
         b["HostConfig"]["SecurityOpt"] = json!(["no-new-privileges", "seccomp=unconfined"])
     });
-    assert!(text.contains("`HostConfig.SecurityOpt` is"), "{text}");
+    assert!(text.contains("`HostConfig.SecurityOpt[1]`"), "{text}");
     let text = refused(|b| b["HostConfig"]["SecurityOpt"][0] = json!("apparmor=unconfined"));
     assert!(text.contains("`HostConfig.SecurityOpt[0]`"), "{text}");
     let text = refused(|b| b["HostConfig"]["Memory"] = json!(1u64 << 34));

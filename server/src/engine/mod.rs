@@ -1,5 +1,6 @@
-//! The Docker engine, through bollard only, in three rooms: [`spec`], the
-//! hardening spec (a pure function from a sandbox to a create body);
+//! The Docker engine, through bollard only, in four rooms: [`spec`], the
+//! hardening spec (a pure function from a sandbox to a create body), with
+//! [`seccomp`], the syscall profile it carries;
 //! [`client`], the connection and what the engine's errors mean; and
 //! [`container`], one container's life (create, attach, start, one job,
 //! removal). Nothing here knows about HTTP.
@@ -12,6 +13,7 @@
 
 pub mod client;
 pub mod container;
+pub mod seccomp;
 pub mod spec;
 
 pub use client::{Engine, EngineError, permission_message};

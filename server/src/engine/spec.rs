@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use snipbox_wire::agent::Boot;
 
+use super::seccomp;
 use crate::sandbox::Sandbox;
 
 /// Label on every container snipbox creates.
@@ -52,7 +53,7 @@ impl Owner<'_> {
 
 /// The create body for one of `sandbox`'s containers, labels aside: no
 /// network, read-only root, small tmpfs scratch, no capabilities, no new
-/// privileges, a non-root user, limits on pids, memory (swap included),
+/// privileges, snipbox's own seccomp profile, a non-root user, limits on pids, memory (swap included),
 /// CPU, open files and core dumps, no log kept by the engine.
 pub fn create_body(sandbox: &Sandbox) -> ContainerCreateBody {
     let mut env: Vec<String> = vec![format!("HOME={}", sandbox.workdir)];
@@ -118,7 +119,13 @@ fn host_config(sandbox: &Sandbox) -> HostConfig {
         // /dev/shm is writable too: as small as the scratch space.
         shm_size: Some(mb(l.tmpfs_mb)),
         cap_drop: Some(vec!["ALL".into()]),
-        security_opt: Some(vec!["no-new-privileges".into()]),
+        security_opt: Some(vec![
+            "no-new-privileges".into(),
+            format!(
+                "seccomp={}",
+                seccomp::profile(l.runtime.as_deref() == Some("runsc"))
+            ),
+        ]),
         pids_limit: Some(l.pids),
         memory: Some(mb(l.memory_mb)),
         memory_swap: Some(mb(l.memory_mb)),
@@ -213,7 +220,12 @@ mod tests {
         let h = create_body(&python()).host_config.unwrap();
         assert_eq!(h.cap_drop, Some(vec!["ALL".to_string()]));
         assert!(h.cap_add.is_none());
-        assert_eq!(h.security_opt, Some(vec!["no-new-privileges".to_string()]));
+        let profile = format!("seccomp={}", seccomp::profile(false));
+        assert_eq!(
+            h.security_opt,
+            Some(vec!["no-new-privileges".to_string(), profile]),
+            "snipbox's own seccomp profile, not the engine's default"
+        );
         assert_eq!(h.privileged, None);
         assert!(h.sysctls.is_none() && h.group_add.is_none());
         for ns in [
@@ -259,6 +271,8 @@ mod tests {
         let h = create_body(&gvisor).host_config.unwrap();
         assert_eq!(h.runtime.as_deref(), Some("runsc"));
         assert_eq!(h.auto_remove, Some(false), "kept to read a memory kill");
+        let gvisor_profile = format!("seccomp={}", seccomp::profile(true));
+        assert_eq!(h.security_opt.unwrap()[1], gvisor_profile);
     }
 
     #[test]
