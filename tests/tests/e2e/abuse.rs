@@ -41,8 +41,34 @@ async fn a_client_over_its_rate_gets_429_and_an_api_key_lifts_it() {
 
     let (status, _, body) = post(&server, &[("authorization", "Bearer trusted-key")]).await;
     assert_eq!((status, body["stdout"].as_str()), (200, Some("ok\n")));
+    // A wrong key takes a token like a run: from a client whose bucket is
+    // empty, guessing keys is as limited as running code.
     let (status, _, body) = post(&server, &[("authorization", "Bearer guessed")]).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("bad_api_key")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("rate_limited"))
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_is_refused_and_counts_against_the_rate() {
+    let server = Server::start(&[
+        ("SNIPBOX_RATE_LIMIT", "1"),
+        ("SNIPBOX_RATE_BURST", "2"),
+        ("SNIPBOX_API_KEYS", "trusted-key"),
+        ("SNIPBOX_POOL", "0"),
+    ]);
+    let guess = [("authorization", "Bearer guessed")];
+    for _ in 0..2 {
+        let (status, _, body) = post(&server, &guess).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("bad_api_key")));
+    }
+    let (status, retry, body) = post(&server, &guess).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    assert!(retry.is_some());
 }
 
 #[tokio::test]
