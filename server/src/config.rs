@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The instance name every deployment has unless told otherwise.
+pub(crate) const DEFAULT_INSTANCE: &str = "snipbox";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "snipbox",
@@ -100,11 +103,12 @@ pub struct Config {
     )]
     pub static_dir: PathBuf,
     /// Name of this server on the engine: its containers carry it as a
-    /// label, and start-up removes leftovers with the same name.
+    /// label, and start-up removes leftovers with the same name. Give each
+    /// deployment its own (the server warns when it keeps the default).
     #[arg(
         long,
         env = "SNIPBOX_INSTANCE",
-        default_value = "snipbox",
+        default_value = DEFAULT_INSTANCE,
         global = true
     )]
     pub instance: String,

@@ -124,7 +124,24 @@ async fn prepare_engine(engine: &Engine, config: &Config) -> anyhow::Result<()> 
     let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
     log_findings(&check::run(engine, &images).await);
     log_runtimes(&catalog, config.listen);
+    if let Some(warning) = shared_instance_warning(&config.instance) {
+        tracing::warn!("{warning}");
+    }
     Ok(())
+}
+
+/// What to say when this server keeps the default instance name: two
+/// deployments of that name on one engine take each other's containers for
+/// their own (start-up removes the other's as leftovers).
+fn shared_instance_warning(instance: &str) -> Option<String> {
+    use config::DEFAULT_INSTANCE;
+    (instance == DEFAULT_INSTANCE).then(|| {
+        format!(
+            "SNIPBOX_INSTANCE is the shared default \"{DEFAULT_INSTANCE}\": any other deployment \
+             of that name on this Docker engine takes this server's containers for its own; give \
+             each deployment a name of its own (the compose files use the compose project's name)"
+        )
+    })
 }
 
 /// Says which runtime each sandbox uses, and warns when a server that
@@ -341,4 +358,14 @@ pub async fn health(config: &Config) -> anyhow::Result<bool> {
     let body = resp.into_body().collect().await?.to_bytes();
     println!("{status} {}", String::from_utf8_lossy(&body));
     Ok(status.is_success())
+}
+
+#[cfg(test)]
+mod instance_tests {
+    #[test]
+    fn only_the_default_instance_name_is_warned_about() {
+        let warning = super::shared_instance_warning("snipbox").expect("a warning");
+        assert!(warning.contains("SNIPBOX_INSTANCE"), "{warning}");
+        assert_eq!(super::shared_instance_warning("docs-prod"), None);
+    }
 }
