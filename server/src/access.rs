@@ -81,6 +81,11 @@ impl Access {
         })
     }
 
+    /// The networks of the proxies this server trusts.
+    pub fn trusted_proxies(&self) -> Vec<IpNet> {
+        self.trusted_proxies.clone()
+    }
+
     /// The client's address: the peer, or, when the peer is a trusted proxy,
     /// the nearest untrusted address in `X-Forwarded-For`. An entry that is
     /// not an address (or `address:port`) ends the walk at the proxy that

@@ -147,6 +147,24 @@ pub struct Config {
         global = true
     )]
     pub header_timeout_ms: u64,
+    /// How long an answer may make no progress (the client reads nothing of
+    /// it) before its connection is closed, in ms.
+    #[arg(
+        long,
+        env = "SNIPBOX_WRITE_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub write_timeout_ms: u64,
+    /// Connections from one client address at once (0: no cap); trusted
+    /// proxies (--trusted-proxies) have none, as they carry many clients.
+    #[arg(
+        long,
+        env = "SNIPBOX_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64,
+        global = true
+    )]
+    pub max_connections_per_client: usize,
     /// Request bodies being read, all together, at most (MiB); past it a
     /// request gets 503 and Retry-After.
     #[arg(

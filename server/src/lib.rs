@@ -223,6 +223,9 @@ pub async fn serve(
     let limits = listen::ConnLimits {
         max_connections: config.max_connections,
         header_timeout: Duration::from_millis(config.header_timeout_ms),
+        write_timeout: Duration::from_millis(config.write_timeout_ms),
+        per_client: config.max_connections_per_client,
+        exempt: app.access.trusted_proxies().into(),
     };
     let grace = Duration::from_millis(config.shutdown_grace_ms);
     run(app, (listener, metrics), limits, grace, shutdown).await
@@ -256,7 +259,12 @@ pub async fn run(
     let metrics = match (metrics, &app.metrics_router) {
         (Some(listener), Some((addr, router))) => {
             tracing::info!(address = %addr, "serving /metrics");
-            let served = listen::serve(listener, router.clone(), limits, std::future::pending());
+            let served = listen::serve(
+                listener,
+                router.clone(),
+                limits.clone(),
+                std::future::pending(),
+            );
             Some(tokio::spawn(served))
         }
         _ => None,

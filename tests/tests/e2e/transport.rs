@@ -233,3 +233,115 @@ async fn an_oversized_body_always_gets_its_413_answer() {
             .is_success()
     );
 }
+
+/// Opens a connection that asks for `/v1/sandboxes` `n` times at once
+/// (pipelined) and never reads an answer.
+fn never_reads(addr: &str, n: usize) -> TcpStream {
+    let conn = TcpStream::connect(addr).expect("connected");
+    let mut writer = conn.try_clone().expect("a second handle");
+    let requests = "GET /v1/sandboxes HTTP/1.1\r\nhost: x\r\n\r\n".repeat(n);
+    // The server stops reading once its answers back up: write aside.
+    std::thread::spawn(move || {
+        let _ = writer.write_all(requests.as_bytes());
+    });
+    conn
+}
+
+/// Reads what is left on `conn` (waiting at most `within` for each part):
+/// how many answers came, and whether the server closed the connection.
+fn drain(mut conn: TcpStream, within: Duration) -> (usize, bool) {
+    conn.set_read_timeout(Some(within)).unwrap();
+    let mut text = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let closed = loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    let answers = text.windows(12).filter(|w| w == b"HTTP/1.1 200").count();
+    (answers, closed)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_reads_its_answers_loses_its_connection() {
+    let server = Server::start(&[("SNIPBOX_WRITE_TIMEOUT_MS", "2000")]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let conn = never_reads(&addr, 2000);
+    // Two seconds without progress, and a busy machine's margin.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Had the server kept it, reading now would bring all 2000 answers.
+    let (answers, closed) =
+        tokio::task::spawn_blocking(move || drain(conn, Duration::from_secs(5)))
+            .await
+            .unwrap();
+    println!("{answers} of 2000 answers before the server closed the connection");
+    assert!(
+        closed && answers < 2000,
+        "{answers} answers, closed: {closed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_hundred_clients_that_never_read_do_not_slow_a_run() {
+    let server = Server::start(&[
+        ("SNIPBOX_SANDBOXES_ONLY", "bash"),
+        // All from loopback: the per-client cap would refuse them before
+        // they could hold anything.
+        ("SNIPBOX_MAX_CONNECTIONS_PER_CLIENT", "0"),
+        ("SNIPBOX_WRITE_TIMEOUT_MS", "5000"),
+    ]);
+    server.wait_warm("bash").await;
+    let usual = median_run_ms(&server, 10).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let held: Vec<TcpStream> = (0..300).map(|_| never_reads(&addr, 200)).collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let during = median_run_ms(&server, 10).await;
+    println!("a run: {usual:.1} ms as usual, {during:.1} ms beside 300 clients that never read");
+    assert!(
+        during < usual * 3.0 + 250.0,
+        "runs took {during:.1} ms beside clients that never read, {usual:.1} ms without (load average {})",
+        snipbox_tests::load_average()
+    );
+    // And each of them lost its connection.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let closed = tokio::task::spawn_blocking(move || {
+        held.into_iter()
+            .filter(|c| drain(c.try_clone().unwrap(), Duration::from_secs(5)).1)
+            .count()
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed, 300);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_holds_at_most_its_share_of_connections() {
+    let server = Server::start(&[
+        ("SNIPBOX_SANDBOXES_ONLY", "bash"),
+        ("SNIPBOX_MAX_CONNECTIONS_PER_CLIENT", "4"),
+    ]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    // The fifth is accepted and closed at once.
+    let fifth = TcpStream::connect(&addr).unwrap();
+    let (_, closed) = tokio::task::spawn_blocking(move || drain(fifth, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(closed, "a fifth connection from one address was kept");
+    drop(held);
+    // Their slots come back.
+    let ok = snipbox_tests::eventually(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(&addr)
+            .and_then(|mut c| {
+                c.write_all(b"GET /v1/sandboxes HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")?;
+                let mut s = String::new();
+                c.read_to_string(&mut s)?;
+                Ok(s.starts_with("HTTP/1.1 200"))
+            })
+            .unwrap_or(false)
+    });
+    assert!(ok, "no connection once the four were closed");
+}
