@@ -1,6 +1,8 @@
 //! The background load of `make test-busy`: a second snipbox server with
 //! every sandbox's warm pool, serving a steady stream of runs (the load
 //! test's mix, hostile share included) at `BUSY_CONCURRENCY` (default 2),
+//! each stream pausing `BUSY_PAUSE_MS` between runs (default 500: about
+//! two runs a second in all, a third of what the engine can start here),
 //! plus `BUSY_HOGS` threads that spin on the CPU (default 0), until SIGTERM
 //! or SIGINT. It prints a line a minute (runs answered, refused, malformed,
 //! the load average) and a summary when it ends; it writes `BUSY_READY`'s
@@ -75,6 +77,7 @@ fn hogs(n: usize, stop: &Arc<AtomicBool>) {
 #[tokio::main]
 async fn main() {
     let concurrency = knob("BUSY_CONCURRENCY", 2);
+    let pause = Duration::from_millis(knob("BUSY_PAUSE_MS", 500) as u64);
     // Its own instance name: `make check-leftovers` passes over busy-*.
     let instance = format!("busy-{}", std::process::id());
     let server = Server::start(&[("SNIPBOX_INSTANCE", &instance)]);
@@ -92,13 +95,14 @@ async fn main() {
                 while !stop.load(Ordering::Relaxed) {
                     let (sandbox, code) = pick(next.fetch_add(1, Ordering::Relaxed));
                     tally.count(&send(&client, &url, sandbox, code).await);
+                    tokio::time::sleep(pause).await;
                 }
             })
         })
         .collect();
     hogs(knob("BUSY_HOGS", 0), &stop);
     println!(
-        "busy: a server with warm pools ({}), {concurrency} runs at a time, {} CPU hogs",
+        "busy: a server with warm pools ({}), {concurrency} streams of runs {pause:?} apart, {} CPU hogs",
         server.base,
         knob("BUSY_HOGS", 0)
     );
