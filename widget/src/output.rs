@@ -33,15 +33,26 @@ pub fn Output(runner: Runner, #[prop(optional)] mode: OutputMode) -> impl IntoVi
     }
 }
 
-/// HTML or SVG output in an iframe that runs no script, on an origin of
-/// its own.
+/// What a program's HTML or SVG may load: nothing from anywhere (a remote
+/// image or style sheet would tell a third party each reader's address);
+/// its own inline styles, and images and fonts inlined as `data:` URLs.
+/// First in the document (after the doctype, so the page renders in
+/// standards mode whatever the program prints), so the program's markup
+/// cannot come before it; a policy of its own could only narrow this one.
+const FRAME_POLICY: &str = "<!doctype html><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+     style-src 'unsafe-inline'; img-src data:; font-src data:\">";
+
+/// HTML or SVG output in an iframe that runs no script and loads nothing,
+/// on an origin of its own.
 fn frame(mode: OutputMode, out: String) -> impl IntoView {
-    let doc = if mode == OutputMode::Svg && !out.is_empty() {
+    let doc = if out.is_empty() {
+        out
+    } else if mode == OutputMode::Svg {
         format!(
-            "<!doctype html><style>body{{margin:0}}svg{{max-width:100%;height:auto}}</style>{out}"
+            "{FRAME_POLICY}<style>body{{margin:0}}svg{{max-width:100%;height:auto}}</style>{out}"
         )
     } else {
-        out
+        format!("{FRAME_POLICY}{out}")
     };
     let frame = (!doc.is_empty()).then(|| {
         view! { <iframe class="snipbox-frame" sandbox="" title="Program output" srcdoc=doc></iframe> }

@@ -569,3 +569,44 @@ async fn a_matplotlib_plot_shows_under_the_snippet() {
     plots_shown(&page, "#plot .snipbox-more img").await;
     page.close().await;
 }
+
+#[tokio::test]
+async fn html_output_loads_nothing_from_elsewhere() {
+    // What a program's page would fetch, were it allowed: a listener of
+    // this test's own on loopback stands for any other address; it must
+    // never be asked for anything.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let elsewhere = format!("http://{}", listener.local_addr().unwrap());
+    let server = snipbox_tests::shared();
+    let html = format!(
+        "<p id=shown style='color: rgb(1, 2, 3)'>inline styles work</p>\
+         <img src='{elsewhere}/pixel.png'><link rel=stylesheet href='{elsewhere}/style.css'>\
+         <img src='data:image/gif;base64,R0lGODlhAQABAAAAACw='>"
+    );
+    let code = format!("print({html:?})")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let page = Fixture::widget(
+        &server.base,
+        &format!(r#"<snip-box id="h" sandbox="python" output-mode="html">{code}</snip-box>"#),
+    )
+    .await;
+    let client = &page.client;
+    text_until(client, "#h .snipbox-run", |t| t == "Run").await;
+    click(client, "#h .snipbox-run").await;
+    text_until(client, "#h .snipbox-status", |t| t.starts_with('✓')).await;
+    let frame = client
+        .find(Locator::Css("#h iframe.snipbox-frame"))
+        .await
+        .unwrap();
+    frame.enter_frame().await.unwrap();
+    let shown = text_until(client, "#shown", |t| !t.is_empty()).await;
+    assert_eq!(shown, "inline styles work");
+    // Give the frame's loads time to be tried.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = listener.accept().is_ok();
+    assert!(!asked, "the program's page fetched from {elsewhere}");
+    page.close().await;
+}
