@@ -85,17 +85,8 @@ pub async fn serve(
                 continue;
             }
         };
-        let client = peer.ip().to_canonical();
-        let exempt = limits.per_client == 0 || limits.exempt.iter().any(|n| n.contains(&client));
-        let Some(client_slot) = clients.take(
-            client,
-            if exempt {
-                usize::MAX
-            } else {
-                limits.per_client
-            },
-        ) else {
-            tracing::debug!(%client, "closing a connection over the per-client cap");
+        let Some(client_slot) = clients.admit(peer, &limits) else {
+            tracing::debug!(%peer, "closing a connection over the per-client cap");
             continue;
         };
         let _ = tcp.set_nodelay(true);
@@ -128,6 +119,21 @@ struct ClientSlot {
 }
 
 impl Clients {
+    /// A slot for a connection from `peer`, unless its address has its
+    /// share of connections open already.
+    fn admit(self: &Arc<Self>, peer: SocketAddr, limits: &ConnLimits) -> Option<ClientSlot> {
+        let client = peer.ip().to_canonical();
+        let exempt = limits.per_client == 0 || limits.exempt.iter().any(|n| n.contains(&client));
+        self.take(
+            client,
+            if exempt {
+                usize::MAX
+            } else {
+                limits.per_client
+            },
+        )
+    }
+
     /// A slot for one more connection from `ip`, unless it has `cap`.
     fn take(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<ClientSlot> {
         let mut open = self.0.lock().expect("not poisoned");
