@@ -77,7 +77,7 @@ check-leftovers:
 	done; \
 	echo "containers left behind:"; left; exit 1
 
-# Python print(1) four ways; prints the table and the ratios (see README).
+# Python print(1) four ways; prints the table and the ratios (see docs/performance.md).
 # The widget's benchmark runs first; then what the features cost
 # (runbench: a burst after a quiet minute, the preload, runc against runsc,
 # streaming), every sandbox's example against its floor (sandboxbench), and
@@ -98,7 +98,7 @@ bench-widget:
 	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin widgetbench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/widgetbench
 
-# 2000 mixed requests, some hostile, at concurrency 32 (see README).
+# 2000 mixed requests, some hostile, at concurrency 32 (see docs/isolation.md).
 loadtest: images
 	$(CARGO) build --release -p snipbox -p snipbox-tests --bin snipbox --bin loadtest
 	SNIPBOX_BIN=target/release/snipbox ./target/release/loadtest

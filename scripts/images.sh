@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the sandbox images that are missing or out of date with
-# `snipbox images` (through the Engine API; see the README's "Sandbox
+# `snipbox images` (through the Engine API; see docs/sandboxes.md, "Sandbox
 # images"), after making sure their base images exist: where a base
 # cannot be pulled, scripts/base-image.sh bootstraps it with debootstrap.
 # Prints a line per build step, then each image's size and build time.

@@ -1,5 +1,6 @@
 //! The server's configuration: one struct, set by flags, `SNIPBOX_*`
-//! environment variables, or the defaults shown here (and in the README).
+//! environment variables, or the defaults shown here (and in
+//! docs/configuration.md).
 //! Per-sandbox limits live in `sandboxes/` instead.
 
 use std::net::SocketAddr;

@@ -37,7 +37,7 @@ impl ConfigError {
 /// Resource limits of one run. `sandboxes/defaults.toml` names every field;
 /// a sandbox's `[limits]` table overrides any of them. A field's bounds are
 /// part of its type, so adding a limit is adding a field here (and its line
-/// in the README and defaults.toml).
+/// in docs/configuration.md and defaults.toml).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
