@@ -220,6 +220,17 @@ async fn sigterm_under_load_answers_every_request_and_leaves_nothing() {
     .is_empty()));
 }
 
+/// Whether process `pid` has a handler for SIGTERM (`SigCgt` in its status).
+fn catches_sigterm(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let mask = s.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_while_starting_leaves_nothing() {
     // Pools start filling before the server listens: a SIGTERM in that
@@ -231,6 +242,14 @@ async fn sigterm_while_starting_leaves_nothing() {
             ("SNIPBOX_POOL", "2"),
             ("SNIPBOX_SANDBOXES_ONLY", "python,bash,postgres"),
         ]);
+        // Counted from when the process takes SIGTERM (its first act), not
+        // from its exec: on a loaded machine 50 ms may not reach that, and
+        // the signal's default action would end it before it made anything.
+        assert!(
+            eventually(Duration::from_secs(20), || catches_sigterm(server.pid())),
+            "the server never installed its SIGTERM handler; its log:\n{}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(delay));
         let instance = server.instance.clone();
         let status = server.stop(Duration::from_secs(30));
