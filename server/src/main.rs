@@ -5,11 +5,14 @@ use snipbox::config::{Cli, Cmd};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    // Colours only on a terminal: a log file or a log viewer (Coolify's)
+    // shows escape codes as they are.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,bollard=warn".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Cmd::Serve) {

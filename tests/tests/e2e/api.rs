@@ -331,3 +331,13 @@ async fn the_widget_is_served_compressed_cacheable_and_to_any_origin() {
     assert_eq!(resp.status(), 304);
     assert!(resp.bytes().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_log_is_plain_text_when_it_is_not_a_terminal() {
+    // The harness writes each server's log (and its guard's) to a file.
+    let server = shared();
+    server.exec(&request("python", "print(1)")).await;
+    let log = server.log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in the log:\n{log}");
+}
