@@ -106,12 +106,33 @@ async fn start(store: Store) {
             .sandboxes
             .with_untracked(|all| all.first().map(|s| s.name.clone()))
     };
-    if let Some(name) = [shared, store.last()]
-        .into_iter()
-        .flatten()
-        .find(known)
-        .or_else(first)
+    // A shared link's sandbox, the one the address names, the last one used
+    // here, Python; else the first listed.
+    if let Some(name) = [
+        shared,
+        addressed(),
+        store.last(),
+        Some(OPENS_ON.to_string()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(known)
+    .or_else(first)
     {
         store.switch_to(name);
     }
+}
+
+/// The sandbox a reader who names none meets first.
+const OPENS_ON: &str = "python";
+
+/// The sandbox named in the address: `/?sandbox=NAME`.
+fn addressed() -> Option<String> {
+    let search = window().location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sandbox="))
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
 }

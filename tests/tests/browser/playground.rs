@@ -346,3 +346,18 @@ async fn a_matplotlib_plot_shows_in_the_output_pane() {
     plots_shown(&page, ".pg-output .snipbox-more img").await;
     page.close().await;
 }
+
+#[tokio::test]
+async fn a_fresh_browser_opens_on_python_or_the_sandbox_its_address_names() {
+    let server = shared();
+    let page = open(&server.url("/")).await;
+    assert_eq!(code_of(&page.client, ".pg-sandbox").await, "python");
+    page.close().await;
+    let page = open(&server.url("/?sandbox=go")).await;
+    assert_eq!(code_of(&page.client, ".pg-sandbox").await, "go");
+    page.close().await;
+    // A name no sandbox has: the default.
+    let page = open(&server.url("/?sandbox=cobol")).await;
+    assert_eq!(code_of(&page.client, ".pg-sandbox").await, "python");
+    page.close().await;
+}
