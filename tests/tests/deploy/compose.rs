@@ -391,3 +391,33 @@ fn both_compose_files_validate() {
             .args(["compose", "-f", file, "config", "-q"]));
     }
 }
+
+#[test]
+fn the_server_and_the_guard_run_read_only_without_capabilities() {
+    for (file, services) in [
+        ("docker-compose.yml", &["snipbox"][..]),
+        ("docker-compose.proxy.yml", &["snipbox", "guard"][..]),
+    ] {
+        let out = Command::new("docker")
+            .current_dir(root())
+            .args(["compose", "-f", file, "config", "--format", "json"])
+            .output()
+            .expect("docker compose runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        for name in services {
+            let s = &config["services"][name];
+            assert_eq!(s["read_only"], true, "{file}: {name}");
+            assert_eq!(s["cap_drop"], serde_json::json!(["ALL"]), "{file}: {name}");
+            assert_eq!(
+                s["security_opt"],
+                serde_json::json!(["no-new-privileges:true"]),
+                "{file}: {name}"
+            );
+        }
+    }
+}
