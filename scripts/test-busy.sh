@@ -18,7 +18,7 @@ rm -rf "$logs"
 mkdir -p "$logs"
 
 ready="$logs/ready"
-./target/debug/busy >"$logs/busy.log" 2>&1 &
+BUSY_READY="$ready" ./target/debug/busy >"$logs/busy.log" 2>&1 &
 busy=$!
 trap 'kill -TERM $busy 2>/dev/null || true; wait $busy 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
