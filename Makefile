@@ -37,7 +37,7 @@ test-e2e-guard:
 # a time, as two beside those kernels push runs on 2 cores past their time
 # limits.
 test-e2e-gvisor:
-	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- --test-threads=1 sandboxes hostile exploits kernel endings files stream
+	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- --test-threads=1 sandboxes hostile exploits kernel users endings files stream
 
 # The suites above, ROUNDS times (default 3), while a second server with
 # warm pools serves a steady stream of runs beside them (BUSY_CONCURRENCY,

@@ -16,6 +16,7 @@ mod outputs;
 mod procs;
 mod spawn;
 mod step;
+mod users;
 mod wait;
 
 use std::io::{self, Write};
@@ -27,6 +28,11 @@ use crate::boot::Agent;
 
 fn main() -> ExitCode {
     procs::protect_self();
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
+    if let Err(e) = users::write(&home) {
+        // Only lookups by name suffer; the run itself can go on.
+        eprintln!("snipbox-agent: cannot write the container's user database: {e}");
+    }
     let mut out = io::stdout().lock();
     let arg = std::env::args().nth(1);
     let mut agent = match Agent::start(arg.as_deref()) {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::Parser;
+use snipbox::engine::uids::UidRange;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -34,6 +35,9 @@ pub struct Config {
     /// labelled with it may be created, listed, attached, started or removed.
     #[arg(long, env = "SNIPBOX_GUARD_INSTANCE", default_value = "snipbox")]
     pub instance: String,
+    /// The UIDs containers may run as: the server's `--run-uids`.
+    #[arg(long, env = "SNIPBOX_GUARD_RUN_UIDS", default_value_t = UidRange::DEFAULT)]
+    pub run_uids: UidRange,
     /// The Docker engine: unix:///path or tcp://HOST:PORT.
     #[arg(
         long,

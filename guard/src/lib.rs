@@ -47,7 +47,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> anyhow
     let catalog = catalog(&config)?;
     let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
     let guard = Arc::new(Guard {
-        policy: Policy::new(catalog, &config.instance),
+        policy: Policy::new(catalog, &config.instance, config.run_uids),
         owned: Default::default(),
         engine: Upstream::new(config.docker_host.clone()),
     });
@@ -56,6 +56,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> anyhow
         listen = ?config.listen,
         engine = %config.docker_host,
         instance = config.instance,
+        run_uids = %config.run_uids,
         images = ?images,
         "guarding the Docker engine"
     );

@@ -1,7 +1,8 @@
 //! What snipbox may ask of the engine, from the server's own code: a
 //! create body must be exactly the one `snipbox::engine::spec` builds for
 //! the sandbox whose image it names, with this deployment's labels, and
-//! the container's name the one its labels give. Nothing is copied from
+//! the container's name the one its labels give, and its user one UID of
+//! the deployment's run range (as UID and GID). Nothing is copied from
 //! the spec, so the guard and the server cannot drift apart.
 //!
 //! The body is read strictly (a key twice is refused) and compared field
@@ -11,7 +12,8 @@
 //! encoded by the guard, never the client's bytes.
 
 use serde_json::Value;
-use snipbox::engine::spec::{LABEL_RUN, LABEL_SERVER, Owner, create_body};
+use snipbox::engine::spec::{LABEL_RUN, LABEL_SERVER, Owner, container_body, create_body};
+use snipbox::engine::uids::{self, UidRange};
 use snipbox::sandbox::{Catalog, Sandbox};
 
 use crate::refusal::{Refusal, Rule};
@@ -32,13 +34,15 @@ pub struct Approved {
 pub struct Policy {
     catalog: Catalog,
     instance: String,
+    run_uids: UidRange,
 }
 
 impl Policy {
-    pub fn new(catalog: Catalog, instance: &str) -> Self {
+    pub fn new(catalog: Catalog, instance: &str, run_uids: UidRange) -> Self {
         Policy {
             catalog,
             instance: instance.into(),
+            run_uids,
         }
     }
 
@@ -91,8 +95,14 @@ impl Policy {
             sandbox: &sandbox.name,
             run: label(LABEL_RUN)?,
         };
-        let mut canonical = create_body(sandbox);
-        canonical.labels = Some(owner.labels());
+        let user = sent.get("User").and_then(Value::as_str).unwrap_or("");
+        let uid = uids::parse_user(self.run_uids, user).ok_or_else(|| {
+            refuse(format!(
+                "`User` is {user:?}: it must be UID:GID, one number of the run range {} twice",
+                self.run_uids
+            ))
+        })?;
+        let canonical = container_body(&create_body(sandbox), &owner, uid);
         let expected = serde_json::to_value(&canonical).expect("a create body serialises");
         if let Some(difference) = differ("", &sent, &expected) {
             return Err(refuse(format!(

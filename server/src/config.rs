@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::uids::UidRange;
+
 /// The instance name every deployment has unless told otherwise.
 pub(crate) const DEFAULT_INSTANCE: &str = "snipbox";
 
@@ -113,6 +115,17 @@ pub struct Config {
         global = true
     )]
     pub instance: String,
+    /// The UIDs runs get, FIRST-LAST: each container runs as one of its
+    /// own (UID and GID), so no two runs and no host account share a
+    /// per-user kernel quota. Keep it clear of host accounts, and give two
+    /// deployments on one engine disjoint ranges.
+    #[arg(
+        long,
+        env = "SNIPBOX_RUN_UIDS",
+        default_value_t = UidRange::DEFAULT,
+        global = true
+    )]
+    pub run_uids: UidRange,
     /// Runs at once (default: 2 × CPU cores).
     #[arg(long, env = "SNIPBOX_MAX_RUNS", global = true)]
     pub max_runs: Option<usize>,

@@ -204,7 +204,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let engine = Arc::new(Engine::new(&config.instance));
+    let engine = Arc::new(Engine::new(&config.instance).with_uids(config.run_uids));
     prepare_engine(&engine, &config).await?;
     let app = App::new(&config, engine)?;
     // /metrics' own listener first: once the main one accepts, both do.

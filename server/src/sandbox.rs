@@ -159,9 +159,6 @@ struct SandboxFile {
     aliases: Vec<String>,
     #[serde(default)]
     example: String,
-    /// `uid:gid` the program runs as; never root.
-    #[serde(default = "default_user")]
-    user: String,
     #[serde(default = "default_workdir")]
     workdir: String,
     #[serde(default)]
@@ -171,10 +168,6 @@ struct SandboxFile {
     commands: BTreeMap<String, Command>,
     #[serde(default)]
     limits: toml::Table,
-}
-
-fn default_user() -> String {
-    "1000:1000".into()
 }
 
 fn default_workdir() -> String {
@@ -206,7 +199,6 @@ pub struct Sandbox {
     /// Other names the API accepts for this sandbox.
     pub aliases: Vec<String>,
     pub example: String,
-    pub user: String,
     pub workdir: String,
     pub env: BTreeMap<String, String>,
     /// Programs run when the container starts, before any job.
@@ -445,10 +437,6 @@ fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, 
             )));
         }
     }
-    let uid = file.user.split(':').next().unwrap_or_default();
-    if uid.is_empty() || uid == "0" || uid == "root" {
-        return Err(invalid("field `user` must not be root".into()));
-    }
     if !file.workdir.starts_with('/') || file.workdir.split('/').any(|s| s == "..") {
         return Err(invalid("field `workdir` must be an absolute path".into()));
     }
@@ -458,7 +446,6 @@ fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, 
         language: file.language,
         aliases: file.aliases,
         example: file.example,
-        user: file.user,
         workdir: file.workdir,
         env: file.env,
         prepare: file.prepare,
@@ -550,7 +537,7 @@ mod tests {
                 "field `memory_mb`",
             ),
             (PY.replace("title = \"P\"\n", ""), "missing field `title`"),
-            (format!("user = \"0:0\"\n{PY}"), "field `user`"),
+            (format!("user = \"0:0\"\n{PY}"), "unknown field `user`"),
             (
                 PY.replace("main.py\"\nsteps", "../x\"\nsteps"),
                 "commands.run.entry",

@@ -47,6 +47,17 @@ pub const IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// A keepalive: a job header of length 0.
 pub const KEEPALIVE: [u8; 4] = [0; 4];
 
+/// Where a sandbox image keeps its own `passwd` and `group`: its
+/// `/etc/passwd` and `/etc/group` are links into [`USERS_DIR`], where the
+/// agent writes them at start with the container's own user added (every
+/// container runs as a UID of its own, which no image can know).
+pub const USERS_IMAGE_DIR: &str = "/etc/snipbox";
+/// Where the agent writes the container's `passwd` and `group` (a tmpfs).
+pub const USERS_DIR: &str = "/tmp/.snipbox";
+/// The name the run's user has in every sandbox (images make an account
+/// of that name to build with).
+pub const RUN_USER: &str = "sandbox";
+
 /// The environment variable that tells a prestarted program its go pipe.
 pub const GO_FD_ENV: &str = "SNIPBOX_GO_FD";
 /// The file descriptor of the go pipe in a prestarted program.

@@ -1,30 +1,30 @@
 use std::path::Path;
 
 use serde_json::json;
+use snipbox::engine::uids::UidRange;
 
 use super::*;
 
 fn policy() -> Policy {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
-    Policy::new(Catalog::load(&dir).unwrap(), "docs")
+    Policy::new(Catalog::load(&dir).unwrap(), "docs", UidRange::DEFAULT)
 }
+
+/// A UID of the default run range.
+const UID: u32 = 1_900_000_007;
 
 const NAME: &str = "snipbox-python-run1";
 
 /// The body the server sends for a python container, as JSON.
 fn genuine(policy: &Policy) -> Value {
     let sandbox = policy.sandbox("snipbox/python:latest").unwrap();
-    let mut body = create_body(sandbox);
-    body.labels = Some(
-        Owner {
-            instance: "docs",
-            server: "s1",
-            sandbox: "python",
-            run: "run1",
-        }
-        .labels(),
-    );
-    serde_json::to_value(&body).unwrap()
+    let owner = Owner {
+        instance: "docs",
+        server: "s1",
+        sandbox: "python",
+        run: "run1",
+    };
+    serde_json::to_value(container_body(&create_body(sandbox), &owner, UID)).unwrap()
 }
 
 fn judge_text(text: &str) -> Result<Approved, Refusal> {
@@ -59,14 +59,13 @@ fn the_servers_own_body_passes_and_is_forwarded_as_the_spec_encodes_it() {
 fn every_sandbox_of_the_repository_passes_with_its_own_image() {
     let p = policy();
     for s in p.catalog.iter() {
-        let mut body = create_body(s);
         let owner = Owner {
             instance: "docs",
             server: "s1",
             sandbox: &s.name,
             run: "r",
         };
-        body.labels = Some(owner.labels());
+        let body = container_body(&create_body(s), &owner, UID);
         let text = serde_json::to_vec(&body).unwrap();
         let approved = p.judge_create(Some(&owner.name()), &text).unwrap();
         assert_eq!(approved.sandbox, s.name);
@@ -255,7 +254,7 @@ fn the_operators_repository_and_runtime_are_part_of_the_spec() {
     let mut catalog = Catalog::load(&dir).unwrap();
     catalog.set_repository("registry.example/sb");
     catalog.set_runtime("runsc");
-    let p = Policy::new(catalog, "docs");
+    let p = Policy::new(catalog, "docs", UidRange::DEFAULT);
     assert!(p.check_image("snipbox/python:latest").is_err());
     let sandbox = p.sandbox("registry.example/sb/python:latest").unwrap();
     let owner = Owner {
@@ -264,8 +263,7 @@ fn the_operators_repository_and_runtime_are_part_of_the_spec() {
         sandbox: "python",
         run: "run1",
     };
-    let mut body = create_body(sandbox);
-    body.labels = Some(owner.labels());
+    let body = container_body(&create_body(sandbox), &owner, UID);
     let mut value = serde_json::to_value(&body).unwrap();
     assert!(
         p.judge_create(Some(NAME), value.to_string().as_bytes())
@@ -282,4 +280,54 @@ fn the_operators_repository_and_runtime_are_part_of_the_spec() {
         r.to_string().contains("`HostConfig.Runtime` is missing"),
         "{r}"
     );
+}
+
+#[test]
+fn each_container_may_run_as_any_uid_of_the_run_range_and_as_no_other_user() {
+    let p = policy();
+    let mut body = genuine(&p);
+    body["User"] = json!("1900065535:1900065535");
+    let forwarded: Value = serde_json::from_slice(&judge(&body).unwrap().body).unwrap();
+    assert_eq!(forwarded["User"], "1900065535:1900065535");
+    for user in [
+        "1000:1000",
+        "0:0",
+        "root",
+        "1900065536:1900065536",
+        "1899999999:1899999999",
+        "1900000007:0",
+        "1900000007:1900000008",
+        "1900000007",
+        "sandbox",
+        "",
+    ] {
+        let text = refused(|b| b["User"] = json!(user));
+        assert!(
+            text.contains("`User`") && text.contains("run range"),
+            "{user}: {text}"
+        );
+    }
+    let text = refused(|b| {
+        b.as_object_mut().unwrap().remove("User");
+    });
+    assert!(text.contains("`User`"), "{text}");
+}
+
+#[test]
+fn the_operators_run_range_is_the_one_judged() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
+    let p = Policy::new(
+        Catalog::load(&dir).unwrap(),
+        "docs",
+        "70000-70999".parse().unwrap(),
+    );
+    let mut body = genuine(&p);
+    body["User"] = json!("70500:70500");
+    assert!(judge_with(&p, &body).is_ok());
+    body["User"] = json!(format!("{UID}:{UID}"));
+    assert!(judge_with(&p, &body).is_err(), "the default range's UID");
+}
+
+fn judge_with(p: &Policy, body: &Value) -> Result<Approved, Refusal> {
+    p.judge_create(Some(NAME), body.to_string().as_bytes())
 }

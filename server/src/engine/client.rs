@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -12,6 +12,7 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOpt
 use tokio_util::task::TaskTracker;
 
 use super::spec::{LABEL_INSTANCE, LABEL_SERVER};
+use super::uids::{UidRange, Uids};
 
 /// How long a new container may take to start its agent.
 pub(crate) const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,6 +41,11 @@ pub enum EngineError {
     Agent(String),
     #[error("the Docker API in front of the engine refused {call}: {fix}")]
     Refused { call: String, fix: &'static str },
+    #[error(
+        "every UID of the run range {range} is taken by a live container: give --run-uids a \
+         wider range"
+    )]
+    NoUid { range: String },
     #[error("Docker engine error: {0}")]
     Api(String),
 }
@@ -55,6 +61,7 @@ impl EngineError {
                 | Self::ImageMissing { .. }
                 | Self::Refused { .. }
                 | Self::Lost { .. }
+                | Self::NoUid { .. }
         )
     }
 }
@@ -114,6 +121,8 @@ pub struct Engine {
     /// This process's id: its containers carry it, so that two servers of
     /// one instance (a rolling update) never remove each other's.
     server: String,
+    /// The UIDs its containers run as, one each.
+    pub(crate) uids: Arc<Uids>,
     pub(crate) removals: TaskTracker,
 }
 
@@ -128,8 +137,15 @@ impl Engine {
             address,
             instance: instance.into(),
             server: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+            uids: Uids::new(UidRange::DEFAULT),
             removals: TaskTracker::new(),
         }
+    }
+
+    /// Runs its containers as UIDs of `range` (see [`super::uids`]).
+    pub fn with_uids(mut self, range: UidRange) -> Self {
+        self.uids = Uids::new(range);
+        self
     }
 
     pub fn address(&self) -> &str {

@@ -15,7 +15,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::task::TaskTracker;
 
 use super::client::{Call, Engine, EngineError, LAUNCH_TIMEOUT, remove};
-use super::spec::{Owner, auto_removes, create_body};
+use super::spec::{Owner, auto_removes, container_body, create_body};
+use super::uids::Lease;
 use crate::sandbox::Sandbox;
 
 /// Past the run's own timeout, how long the agent gets to report before the
@@ -341,8 +342,10 @@ async fn create(
     spec: &ContainerSpec,
     owner: &Owner<'_>,
 ) -> Result<Removal, EngineError> {
-    let mut body = spec.body.clone();
-    body.labels = Some(owner.labels());
+    let uid = engine.uids.lease().ok_or_else(|| EngineError::NoUid {
+        range: engine.uids.range().to_string(),
+    })?;
+    let body = container_body(&spec.body, owner, uid.uid());
     let name = owner.name();
     let (created_tx, created_rx) = tokio::sync::oneshot::channel();
     let (creator, tracker) = (docker.clone(), engine.removals.clone());
@@ -355,6 +358,7 @@ async fn create(
             tracker,
             auto_removed: true,
             self_removing: false,
+            _uid: uid,
         });
         // Unsent (the launch was cancelled): dropped here, which removes it.
         let _ = created_tx.send(removal);
@@ -375,6 +379,8 @@ struct Removal {
     /// The agent reported and exits by itself, and the engine removes the
     /// container then (auto-remove): a removal call would only add work.
     self_removing: bool,
+    /// The container's UID, free for another once this is dropped.
+    _uid: Lease,
 }
 
 impl Removal {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use snipbox_wire::agent::Boot;
 
-use super::seccomp;
+use super::{seccomp, uids};
 use crate::sandbox::Sandbox;
 
 /// Label on every container snipbox creates.
@@ -51,10 +51,11 @@ impl Owner<'_> {
     }
 }
 
-/// The create body for one of `sandbox`'s containers, labels aside: no
-/// network, read-only root, small tmpfs scratch, no capabilities, no new
-/// privileges, snipbox's own seccomp profile, a non-root user, limits on pids, memory (swap included),
-/// CPU, open files and core dumps, no log kept by the engine.
+/// The create body for `sandbox`'s containers, labels and user aside (see
+/// [`container_body`]): no network, read-only root, small tmpfs scratch, no
+/// capabilities, no new privileges, snipbox's own seccomp profile, limits
+/// on pids, memory (swap included), CPU, open files and core dumps, no log
+/// kept by the engine.
 pub fn create_body(sandbox: &Sandbox) -> ContainerCreateBody {
     let mut env: Vec<String> = vec![format!("HOME={}", sandbox.workdir)];
     env.extend(sandbox.env.iter().map(|(k, v)| format!("{k}={v}")));
@@ -62,7 +63,6 @@ pub fn create_body(sandbox: &Sandbox) -> ContainerCreateBody {
         image: Some(sandbox.image()),
         entrypoint: Some(vec![AGENT.into()]),
         cmd: Some(boot(sandbox).map(|b| b.to_arg()).into_iter().collect()),
-        user: Some(sandbox.user.clone()),
         working_dir: Some(sandbox.workdir.clone()),
         env: Some(env),
         network_disabled: Some(true),
@@ -74,6 +74,21 @@ pub fn create_body(sandbox: &Sandbox) -> ContainerCreateBody {
         tty: Some(false),
         host_config: Some(host_config(sandbox)),
         ..Default::default()
+    }
+}
+
+/// The create body of one container: `sandbox_body` (from [`create_body`])
+/// with its owner's labels, running as `uid` (UID and GID), a user of its
+/// own that no other container and no host account has (see [`uids`]).
+pub fn container_body(
+    sandbox_body: &ContainerCreateBody,
+    owner: &Owner<'_>,
+    uid: u32,
+) -> ContainerCreateBody {
+    ContainerCreateBody {
+        labels: Some(owner.labels()),
+        user: Some(uids::user(uid)),
+        ..sandbox_body.clone()
     }
 }
 
@@ -170,15 +185,38 @@ mod tests {
     }
 
     #[test]
-    fn the_container_runs_the_agent_as_the_sandbox_user_in_its_image() {
+    fn the_container_runs_the_agent_in_its_image() {
         let b = create_body(&python());
         assert_eq!(b.image.as_deref(), Some("snipbox/python:latest"));
         assert_eq!(b.entrypoint, Some(vec![AGENT.to_string()]));
         assert_eq!(b.cmd, Some(vec![]));
-        assert_eq!(b.user.as_deref(), Some("1000:1000"));
         assert_eq!(b.working_dir.as_deref(), Some("/sandbox"));
         assert_eq!(b.env.as_ref().unwrap()[0], "HOME=/sandbox");
         assert_eq!(b.labels, None, "labels come from the owner");
+        assert_eq!(b.user, None, "the user comes with the container");
+    }
+
+    #[test]
+    fn each_container_runs_as_its_own_uid_and_gid_with_its_owners_labels() {
+        let base = create_body(&python());
+        let owner = Owner {
+            instance: "docs",
+            server: "s1",
+            sandbox: "python",
+            run: "r1",
+        };
+        let b = container_body(&base, &owner, 1_900_000_123);
+        assert_eq!(b.user.as_deref(), Some("1900000123:1900000123"));
+        assert_eq!(b.labels, Some(owner.labels()));
+        assert_eq!(
+            ContainerCreateBody {
+                user: None,
+                labels: None,
+                ..b
+            },
+            base,
+            "nothing else changes"
+        );
     }
 
     #[test]

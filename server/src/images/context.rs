@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use snipbox_wire::agent::{USERS_DIR, USERS_IMAGE_DIR};
+
 use crate::engine::spec::AGENT;
 
 /// The recipe's path inside the build context.
@@ -143,7 +145,14 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Entry>) -> std::io::Result<()> {
 fn recipe(dockerfile: &str) -> String {
     format!(
         "{dockerfile}\n\
-         # Added by `snipbox images`: the agent, every sandbox container's main process.\n\
+         # Added by `snipbox images`: the agent, every sandbox container's main process;\n\
+         # the user database as links to the one it writes at start, with the\n\
+         # container's own UID (the image's stays in {USERS_IMAGE_DIR}); nobody as\n\
+         # the user of a container made without snipbox's spec.\n\
+         USER root\n\
+         RUN mkdir -p {USERS_IMAGE_DIR} && mv /etc/passwd /etc/group {USERS_IMAGE_DIR}/ \\\n \
+          && ln -s {USERS_DIR}/passwd /etc/passwd && ln -s {USERS_DIR}/group /etc/group\n\
+         USER 65534:65534\n\
          COPY {AGENT_FILE} {AGENT}\n\
          ENTRYPOINT [\"{AGENT}\"]\n\
          CMD []\n"

@@ -80,6 +80,14 @@ fn the_context_holds_the_folder_the_agent_the_recipe_and_the_certificates() {
         ),
         "{recipe}"
     );
+    assert!(
+        recipe.contains("RUN mkdir -p /etc/snipbox && mv /etc/passwd /etc/group /etc/snipbox/")
+            && recipe.contains(
+                "&& ln -s /tmp/.snipbox/passwd /etc/passwd && ln -s /tmp/.snipbox/group /etc/group\n\
+                 USER 65534:65534\n"
+            ),
+        "the user database the agent writes, and nobody by default: {recipe}"
+    );
     // The certificates are not part of the definition.
     assert_eq!(
         def.hash,

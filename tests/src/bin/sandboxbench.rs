@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use snipbox::engine::uids::{self, UidRange};
 use snipbox::sandbox::{Catalog, Sandbox};
 use snipbox_tests::{Server, containers, eventually, request, root};
 
@@ -93,7 +94,7 @@ fn run_args(s: &Sandbox) -> Vec<String> {
         "--tmpfs".into(),
         tmpfs("/tmp", "noexec"),
         format!("--shm-size={}m", l.tmpfs_mb),
-        format!("--user={}", s.user),
+        format!("--user={}", uids::user(UidRange::DEFAULT.first())),
         format!("--workdir={}", s.workdir),
         format!("--pids-limit={}", l.pids),
         format!("--memory={}m", l.memory_mb),

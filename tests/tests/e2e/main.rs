@@ -13,3 +13,4 @@ mod pool;
 mod sandboxes;
 mod stream;
 mod transport;
+mod users;
