@@ -86,9 +86,13 @@ RUN find wire agent server guard -name '*.rs' -exec touch {} + \
 # snipbox-guard: the only long-running process that talks to the engine's
 # socket. It runs as UID 10002; the socket's group is added when it starts
 # (`group_add` in docker-compose.proxy.yml, `--group-add` with docker run).
-# It reads the same sandbox definitions as the server.
+# It reads the same sandbox definitions as the server. docker-compose.proxy.yml
+# has it listen on a Unix socket in /run/snipbox-guard, a volume only the
+# server mounts too (in the guard's group, GID 10002): the folder is made
+# here so that the volume starts out with its owner and mode.
 FROM ${RUNTIME_IMAGE} AS guard
-RUN useradd --uid 10002 --user-group --no-create-home --home-dir /app guard
+RUN useradd --uid 10002 --user-group --no-create-home --home-dir /app guard \
+ && install -d -o 10002 -g 10002 -m 0750 /run/snipbox-guard
 COPY --from=build /out/snipbox-guard /usr/local/bin/snipbox-guard
 COPY sandboxes /app/sandboxes
 WORKDIR /app
@@ -118,7 +122,8 @@ ARG DOCKER_GID=999
 # A group with the socket's GID (reusing one that already has it), and the
 # server's own user in it.
 RUN (getent group "${DOCKER_GID}" >/dev/null || groupadd --gid "${DOCKER_GID}" dockersock) \
- && useradd --uid 10001 --user-group --groups "${DOCKER_GID}" --no-create-home --home-dir /app snipbox
+ && useradd --uid 10001 --user-group --groups "${DOCKER_GID}" --no-create-home --home-dir /app snipbox \
+ && install -d -o 10002 -g 10002 -m 0750 /run/snipbox-guard
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /usr/local/lib/snipbox/host-ca.crt
 COPY --from=build /out/snipbox-agent /usr/local/lib/snipbox/snipbox-agent
 COPY --from=build /out/snipbox /usr/local/bin/snipbox

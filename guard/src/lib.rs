@@ -23,7 +23,7 @@ pub mod strict;
 pub mod upstream;
 
 use std::future::Future;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,6 +103,10 @@ where
     });
 }
 
+/// The mode of the guard's Unix socket: connecting takes write permission,
+/// which its user and its group have, nobody else.
+const SOCKET_MODE: u32 = 0o660;
+
 enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
@@ -121,9 +125,13 @@ impl Listener {
                 if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
                     std::fs::remove_file(path)?;
                 }
-                Ok(Listener::Unix(UnixListener::bind(path).with_context(
-                    || format!("cannot listen on unix:{}", path.display()),
-                )?))
+                let listener = UnixListener::bind(path)
+                    .with_context(|| format!("cannot listen on unix:{}", path.display()))?;
+                // For the guard's user and group only: whoever may use the
+                // guard is put in its group (the compose file's server).
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))
+                    .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+                Ok(Listener::Unix(listener))
             }
         }
     }
@@ -140,5 +148,19 @@ impl Listener {
             }
             Listener::Unix(l) => Ok(Either::Right(l.accept().await?.0)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_unix_socket_is_for_the_guards_user_and_group_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker.sock");
+        let _listener = Listener::bind(&Listen::Unix(path.clone())).await.unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o660, "{mode:o}");
     }
 }

@@ -386,9 +386,10 @@ struct Removal {
 impl Removal {
     /// Whether the engine says the kernel's OOM killer ended the container
     /// (false when it cannot tell, or the container is gone already). The
-    /// engine records it as it handles the exit: wait for that, briefly.
+    /// engine records it as it handles the exit: wait for that, up to 5 s
+    /// (a loaded engine took over a second; only a lost container waits).
     async fn oom_killed(&self) -> bool {
-        for _ in 0..20 {
+        for _ in 0..100 {
             let Ok(c) = self.docker.inspect_container(&self.id, None).await else {
                 return false;
             };

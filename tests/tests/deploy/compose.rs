@@ -131,8 +131,9 @@ impl<'a> Deployment<'a> {
     /// adds: the server published on loopback (the commented `ports`
     /// line); and what this machine needs: the builds on the host's
     /// network (this engine's bridges have no way out), and the guard
-    /// variant's internal network on a bridge of a known name, opened in
-    /// the firewall for the test's time (see [`OpenBridge`]).
+    /// variant's network on a bridge of a known name, opened in the
+    /// firewall for the test's time (see [`OpenBridge`]), so that a
+    /// stranger on it reaches the server.
     fn new(engine: &'a TestEngine, checkout: &'a Path, file: &'static str) -> Self {
         let port = free_port();
         let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
@@ -144,7 +145,7 @@ impl<'a> Deployment<'a> {
         let open = file.contains("proxy").then(|| {
             let bridge = format!("sbxa-{id}");
             extra += &format!(
-                "  guard:\n    build:\n      network: host\nnetworks:\n  docker-api:\n    \
+                "  guard:\n    build:\n      network: host\nnetworks:\n  default:\n    \
                  driver_opts:\n      com.docker.network.bridge.name: {bridge}\n"
             );
             OpenBridge::new(bridge)
@@ -367,20 +368,88 @@ async fn compose_up_of_the_guard_variant_builds_with_the_socket_and_serves_witho
         "{log}"
     );
     deploy.serves().await;
-    // The socket: the guard's, and the builder's, which has exited.
+    // The engine's socket: the guard's, and the builder's, which has
+    // exited; the guard's socket: the guard's and the server's.
     let mounts = |service: &str| {
-        engine.output(&[
+        let out = engine.output(&[
             "inspect",
             "-f",
             "{{range .Mounts}}{{.Destination}} {{end}}",
             &deploy.container(service),
-        ])
+        ]);
+        let mut mounts: Vec<String> = out.split_whitespace().map(String::from).collect();
+        mounts.sort();
+        mounts
     };
-    assert_eq!(mounts("guard"), "/var/run/docker.sock");
-    assert_eq!(mounts("images"), "/var/run/docker.sock");
-    assert_eq!(mounts("snipbox"), "");
+    assert_eq!(
+        mounts("guard"),
+        ["/run/snipbox-guard", "/var/run/docker.sock"]
+    );
+    assert_eq!(mounts("images"), ["/var/run/docker.sock"]);
+    assert_eq!(mounts("snipbox"), ["/run/snipbox-guard"]);
     deploy.builder_exited_ok();
+    a_stranger_on_the_stacks_network_reaches_the_server_and_no_guard(&engine, &deploy);
     deploy.down();
+}
+
+/// A container of nobody's on the stack's network, as Coolify's proxy or
+/// another service of the stack would be: the server answers it, the guard
+/// is on no network at all, and its socket is in a volume the stranger
+/// does not have.
+fn a_stranger_on_the_stacks_network_reaches_the_server_and_no_guard(
+    engine: &TestEngine,
+    deploy: &Deployment<'_>,
+) {
+    let network = format!("{}_default", deploy.project);
+    let stranger = |script: &str| {
+        let out = engine
+            .docker()
+            .args([
+                "run",
+                "--rm",
+                "--network",
+                &network,
+                SEEDS[2],
+                "bash",
+                "-c",
+                script,
+            ])
+            .output()
+            .expect("docker runs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let server = stranger(
+        "exec 3<>/dev/tcp/snipbox/8080 && printf 'GET /v1/health HTTP/1.0\\r\\n\\r\\n' >&3 \
+         && timeout 10 head -c 12 <&3",
+    );
+    assert!(
+        server.starts_with("HTTP/1.") && server.get(9..12) == Some("200"),
+        "the stranger is on the stack's network: {server}"
+    );
+    let guard = stranger(
+        "getent hosts guard || echo no guard by name; \
+         timeout 5 bash -c 'exec 3<>/dev/tcp/guard/2375' 2>/dev/null && echo reached || echo not reached; \
+         ls /run/snipbox-guard 2>&1 | head -1",
+    );
+    assert!(
+        guard.starts_with("no guard by name\nnot reached\n") && guard.contains("No such file"),
+        "{guard}"
+    );
+    let guard_container = deploy.container("guard");
+    assert_eq!(
+        engine.output(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.NetworkMode}} {{range $n, $_ := .NetworkSettings.Networks}}{{$n}}{{end}}",
+            &guard_container,
+        ]),
+        "none none",
+        "the guard is on no network"
+    );
 }
 
 #[test]

@@ -13,8 +13,16 @@ async fn a_memory_bomb_is_told_it_went_over_the_memory_limit() {
         ))
         .await;
     assert!(!r.ok);
-    assert_eq!(r.reason.as_deref(), Some("memory"), "{r:?}");
     let mb = limit("python", "memory_mb");
+    if gvisor() && r.reason.as_deref() == Some("sandbox_ended") {
+        // Under gVisor the host's OOM killer ends the sandbox's kernel,
+        // and the engine does not always record it (docs/isolation.md):
+        // then the words name the memory limit as one of two causes.
+        let words = r.reason_text.unwrap();
+        assert!(words.contains(&format!("{mb} MB of memory")), "{words}");
+        return;
+    }
+    assert_eq!(r.reason.as_deref(), Some("memory"), "{r:?}");
     let words = r.reason_text.unwrap();
     assert!(words.contains(&format!("{mb} MB")), "{words}");
     assert_eq!(r.exit_code, Some(137));
