@@ -8,18 +8,67 @@
 //! burst grows it quickly, up to its maximum and the budget), and gives
 //! back one container per quiet period (no run taking a container and
 //! none running) until it is at its minimum again.
+//!
+//! The pool reaches the engine through [`Launcher`], which [`Engine`]
+//! implements; its tests use a fake one in paused time.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
+// The runtime's clock, which tests can pause and advance.
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Container, ContainerSpec, Engine};
+use crate::engine::{Container, ContainerSpec, Engine, EngineError};
 use crate::metrics::Metrics;
+
+/// What a pool needs of the engine: containers that start and then wait
+/// for their one job.
+pub trait Launcher: Send + Sync + 'static {
+    type Container: Warm;
+    /// A started container of `spec` whose agent is ready for a job.
+    fn launch(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<Self::Container, EngineError>> + Send;
+}
+
+/// A started container as the pool holds it while it waits.
+pub trait Warm: Send + 'static {
+    fn id(&self) -> &str;
+    /// The memory it holds while it waits, as its agent reported.
+    fn idle_memory(&self) -> u64;
+    /// Waits until `taken` says (`Some(true)`: taken; `Some(false)`: given
+    /// up) or until it is unusable (`None`).
+    fn idle(&mut self, taken: oneshot::Receiver<()>) -> impl Future<Output = Option<bool>> + Send;
+}
+
+impl Launcher for Engine {
+    type Container = Container;
+
+    async fn launch(&self, spec: &ContainerSpec) -> Result<Container, EngineError> {
+        Container::launch(self, spec).await
+    }
+}
+
+impl Warm for Container {
+    fn id(&self) -> &str {
+        Container::id(self)
+    }
+
+    fn idle_memory(&self) -> u64 {
+        Container::idle_memory(self)
+    }
+
+    async fn idle(&mut self, taken: oneshot::Receiver<()>) -> Option<bool> {
+        Container::idle(self, taken).await
+    }
+}
 
 /// What a warm container is assumed to hold until one has been measured.
 const IDLE_BYTES_GUESS: u64 = 8 << 20;
@@ -92,14 +141,14 @@ pub struct Size {
     pub max: usize,
 }
 
-/// One sandbox's warm containers.
-pub struct Pool {
-    slot: Arc<Slot>,
+/// One sandbox's warm containers (of the engine's, or of a fake's).
+pub struct Pool<L: Launcher = Engine> {
+    slot: Arc<Slot<L::Container>>,
     stop: CancellationToken,
     refill: Mutex<Option<JoinHandle<()>>>,
 }
 
-struct Slot {
+struct Slot<C> {
     spec: ContainerSpec,
     size: Size,
     /// What the pool aims for now, between `size.min` and `size.max`.
@@ -113,7 +162,7 @@ struct Slot {
     last_busy: Mutex<Instant>,
     /// The memory an idle container of this sandbox was last seen to hold.
     idle_bytes: AtomicU64,
-    idle: Mutex<VecDeque<Idle>>,
+    idle: Mutex<VecDeque<Idle<C>>>,
     /// Wakes the refill task: after a take, or when an idle container died.
     wake: Notify,
     budget: Arc<Budget>,
@@ -121,13 +170,13 @@ struct Slot {
 }
 
 /// An idle container, owned by a watcher task until a request takes it.
-struct Idle {
+struct Idle<C> {
     take: oneshot::Sender<()>,
-    watcher: JoinHandle<Option<Container>>,
+    watcher: JoinHandle<Option<C>>,
     _room: Reservation,
 }
 
-impl Slot {
+impl<C> Slot<C> {
     fn mark_busy(&self) {
         *self.last_busy.lock().expect("not poisoned") = Instant::now();
     }
@@ -165,11 +214,11 @@ impl Slot {
     }
 }
 
-impl Pool {
+impl<L: Launcher> Pool<L> {
     /// Keeps between `size.min` and `size.max` containers of `spec` ready,
     /// within `budget` (none when the maximum is 0).
     pub fn start(
-        engine: Arc<Engine>,
+        engine: Arc<L>,
         spec: ContainerSpec,
         size: Size,
         budget: Arc<Budget>,
@@ -207,7 +256,7 @@ impl Pool {
     /// A ready container, or `None` when none is ready now (the pool then
     /// aims one higher). Either way the pool refills for this run only
     /// when the returned [`Hold`] is dropped: when the run has ended.
-    pub async fn take(&self) -> (Option<Container>, Hold) {
+    pub async fn take(&self) -> (Option<L::Container>, Hold) {
         let slot = &self.slot;
         slot.mark_busy();
         slot.holding.fetch_add(1, Ordering::SeqCst);
@@ -234,7 +283,7 @@ impl Pool {
         if let Some(r) = refill {
             let _ = r.await;
         }
-        let idle: Vec<Idle> = self
+        let idle: Vec<Idle<L::Container>> = self
             .slot
             .idle
             .lock()
@@ -251,20 +300,31 @@ impl Pool {
 
 /// A run's claim on its pool's refill, given up (and the refill woken)
 /// when dropped.
-pub struct Hold(Arc<Slot>);
+pub struct Hold(Arc<dyn Held>);
+
+/// What a [`Hold`] needs of its pool, whatever its containers.
+trait Held: Send + Sync {
+    fn release(&self);
+}
+
+impl<C: Send> Held for Slot<C> {
+    fn release(&self) {
+        self.mark_busy();
+        self.holding.fetch_sub(1, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        self.0.mark_busy();
-        self.0.holding.fetch_sub(1, Ordering::SeqCst);
-        self.0.wake.notify_one();
+        self.0.release();
     }
 }
 
 /// Keeps `slot` at its target, launching the missing containers side by
 /// side as far as the budget allows, backing off while the engine fails
 /// (down, image missing) and recovering when it answers.
-async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
+async fn refill<L: Launcher>(slot: Arc<Slot<L::Container>>, engine: Arc<L>) {
     const FIRST_BACKOFF: Duration = Duration::from_millis(250);
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -289,11 +349,9 @@ async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
             }
             continue;
         }
-        let launches = rooms.into_iter().map(|room| async {
-            Container::launch(&engine, &slot.spec)
-                .await
-                .map(|c| (c, room))
-        });
+        let launches = rooms
+            .into_iter()
+            .map(|room| async { engine.launch(&slot.spec).await.map(|c| (c, room)) });
         let mut failed = None;
         for launched in futures_util::future::join_all(launches).await {
             match launched {
@@ -329,11 +387,11 @@ async fn refill(slot: Arc<Slot>, engine: Arc<Engine>) {
 
 /// Holds an idle container until it is taken (then hands it over) or until
 /// it becomes unusable (then drops it, which removes it, and wakes refill).
-async fn watch(
-    mut container: Container,
+async fn watch<C: Warm>(
+    mut container: C,
     taken: oneshot::Receiver<()>,
-    slot: Weak<Slot>,
-) -> Option<Container> {
+    slot: Weak<Slot<C>>,
+) -> Option<C> {
     match container.idle(taken).await {
         Some(true) => return Some(container),
         // The pool is shutting down or shrinking.
@@ -348,20 +406,4 @@ async fn watch(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_bounds_count_and_bytes_and_takes_back_what_is_dropped() {
-        let budget = Budget::new(2, 100, Duration::from_secs(1));
-        let a = budget.reserve(60).unwrap();
-        assert!(budget.reserve(60).is_none(), "over the bytes");
-        let b = budget.reserve(40).unwrap();
-        assert!(budget.reserve(0).is_none(), "over the count");
-        assert_eq!(budget.used(), (2, 100));
-        drop(a);
-        assert_eq!(budget.used(), (1, 40));
-        drop(b);
-        assert_eq!(budget.used(), (0, 0));
-    }
-}
+mod tests;
