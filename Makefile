@@ -4,7 +4,7 @@
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check-leftovers
+.PHONY: run test test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check check-leftovers
 
 run: images widget
 	$(CARGO) build --release -p snipbox
@@ -48,6 +48,14 @@ test-busy: images
 	$(MAKE) --no-print-directory widget
 	$(CARGO) build -p snipbox -p snipbox-guard -p snipbox-tests --bin snipbox --bin snipbox-guard --bin busy
 	scripts/test-busy.sh
+
+# The edit loop: format, clippy and every test that needs no Docker (the
+# server's unit, fake-engine and HTTP tests, the guard's, the agent's own).
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-wire -p snipbox -p snipbox-guard
+	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-agent -- --skip container::
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -54,6 +54,39 @@ async fn a_warm_container_serves_one_run_only() {
 }
 
 #[tokio::test]
+async fn a_run_takes_one_of_the_warm_containers() {
+    // Each container carries its run token as a label from its creation;
+    // a run answered by a warm container has that container's token.
+    let server = Server::start(&[("SNIPBOX_POOL", "2"), ("SNIPBOX_SANDBOXES_ONLY", "python")]);
+    assert!(
+        eventually(Duration::from_secs(60), || warm(&server, "python") == 2),
+        "pool did not fill"
+    );
+    let tokens: Vec<String> = containers(&format!("snipbox.instance={}", server.instance))
+        .iter()
+        .map(|id| {
+            let out = Command::new("docker")
+                .args([
+                    "inspect",
+                    "-f",
+                    "{{index .Config.Labels \"snipbox.run\"}}",
+                    id,
+                ])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+        .collect();
+    let run = server.exec(&request("python", "print(1)")).await;
+    assert!(run.ok, "{run:?}");
+    assert!(
+        tokens.iter().any(|t| t == token(&run.id)),
+        "run {} was not one of the warm containers {tokens:?}",
+        run.id
+    );
+}
+
+#[tokio::test]
 async fn the_pool_refills_after_runs() {
     let server = Server::start(&[("SNIPBOX_POOL", "2"), ("SNIPBOX_SANDBOXES_ONLY", "python")]);
     assert!(
