@@ -50,12 +50,14 @@ test-busy: images
 	scripts/test-busy.sh
 
 # The edit loop: format, clippy and every test that needs no Docker (the
-# server's unit, fake-engine and HTTP tests, the guard's, the agent's own).
+# server's unit, fake-engine and HTTP tests, the guard's, the agent's own,
+# the configuration page against the flags).
 check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-wire -p snipbox -p snipbox-guard
 	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-agent -- --skip container::
+	$(CARGO) test -p snipbox-tests --test reference
 
 lint:
 	$(CARGO) fmt --all -- --check
