@@ -73,10 +73,11 @@ RUN cargo build --release --locked -p snipbox -p snipbox-guard \
 # be older than the skeleton's builds, which cargo would then keep.
 FROM deps AS build
 COPY wire wire
+COPY spec spec
 COPY agent agent
 COPY server server
 COPY guard guard
-RUN find wire agent server guard -name '*.rs' -exec touch {} + \
+RUN find wire spec agent server guard -name '*.rs' -exec touch {} + \
  && cargo build --release --locked -p snipbox -p snipbox-guard \
  && cargo build --release --locked -p snipbox-agent --target x86_64-unknown-linux-musl \
  && mkdir /out \

@@ -55,7 +55,7 @@ test-busy: images
 check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-wire -p snipbox -p snipbox-guard
+	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-wire -p snipbox-spec -p snipbox -p snipbox-guard
 	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-agent -- --skip container::
 	$(CARGO) test -p snipbox-tests --test reference
 
@@ -63,6 +63,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p snipbox-widget -p snipbox-playground --all-targets --target wasm32-unknown-unknown -- -D warnings
+	@! $(CARGO) tree -p snipbox-guard -e normal --prefix none | grep '^snipbox v' || { echo 'snipbox-guard links the server crate: share through spec/ instead' >&2; exit 1; }
 
 # The widget and the playground: static/widget/ gets the loader, the wasm,
 # its JS glue and CSS, the playground's wasm and CSS, and its editor.

@@ -18,7 +18,7 @@ const TAIL_BYTES: usize = 2000;
 const TAIL_GRACE: Duration = Duration::from_millis(200);
 
 /// The agent once the container has started.
-pub struct Agent {
+pub(crate) struct Agent {
     pub killer: Killer,
     /// How long to wait for the job without hearing from the server.
     pub idle_limit: Duration,
@@ -29,7 +29,7 @@ impl Agent {
     /// Reads the boot config (the agent's argument), runs `prepare` and
     /// starts `prestart`. On failure everything started is killed and the
     /// error says why.
-    pub fn start(arg: Option<&str>) -> Result<Agent, String> {
+    pub(crate) fn start(arg: Option<&str>) -> Result<Agent, String> {
         let boot = Boot::from_arg(arg)?;
         let workdir = match boot.workdir.as_str() {
             "" => std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?,
@@ -58,7 +58,7 @@ impl Agent {
     /// sent go (with `stdin` if it is the last step too) when it fits and is
     /// still waiting; with the instant of go. Otherwise it is killed, and
     /// the step is to be started as usual.
-    pub fn take_prestarted(
+    pub(crate) fn take_prestarted(
         &mut self,
         argv: Option<&Vec<String>>,
         workdir: &Path,

@@ -14,7 +14,7 @@ const PIDS_MAX: [(&str, &str); 2] = [
 
 /// A reading of the counters; 0 for a counter that cannot be read.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Processes the OOM killer ended.
     pub oom_kills: u64,
     /// Forks refused at the pids limit.
@@ -22,7 +22,7 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn read() -> Self {
+    pub(crate) fn read() -> Self {
         Counters {
             oom_kills: first(&OOM_KILLS),
             pids_max: first(&PIDS_MAX),
@@ -30,7 +30,7 @@ impl Counters {
     }
 
     /// What happened between `before` and this reading.
-    pub fn since(self, before: Counters) -> Counters {
+    pub(crate) fn since(self, before: Counters) -> Counters {
         Counters {
             oom_kills: self.oom_kills.saturating_sub(before.oom_kills),
             pids_max: self.pids_max.saturating_sub(before.pids_max),
@@ -48,7 +48,7 @@ const MEMORY_STAT: [&str; 2] = [
 /// anonymous memory (v2 `anon`, v1 `rss`) and shared memory, which is
 /// where tmpfs files live (`shmem`); page cache is left out. 0 where it
 /// cannot be read.
-pub fn idle_memory() -> u64 {
+pub(crate) fn idle_memory() -> u64 {
     MEMORY_STAT
         .iter()
         .find_map(|path| {

@@ -15,7 +15,12 @@ use crate::step::Watch;
 
 /// Runs `job`, whose file and stdin bytes follow on `input`, and answers on
 /// `out`; the exit frame is left to the caller.
-pub fn run(job: &Job, input: &mut impl Read, out: &mut impl Write, agent: &mut Agent) -> Exit {
+pub(crate) fn run(
+    job: &Job,
+    input: &mut impl Read,
+    out: &mut impl Write,
+    agent: &mut Agent,
+) -> Exit {
     let failed = |error: String| Exit {
         error: Some(error),
         ..Exit::default()

@@ -33,17 +33,17 @@ const MAX_SEGMENTS: usize = 8;
 const HASH_BLOCK: usize = 64 * 1024;
 
 /// The job's output globs.
-pub struct Globs(Vec<Pattern>);
+pub(crate) struct Globs(Vec<Pattern>);
 
 impl Globs {
-    pub fn new(globs: &[String]) -> Result<Globs, String> {
+    pub(crate) fn new(globs: &[String]) -> Result<Globs, String> {
         let patterns = globs
             .iter()
             .map(|g| Pattern::new(g).map_err(|e| format!("output glob {g:?} is invalid: {e}")));
         Ok(Globs(patterns.collect::<Result<_, _>>()?))
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
@@ -66,7 +66,7 @@ struct Fingerprint {
 }
 
 /// What the work dir held when the steps started.
-pub struct Baseline {
+pub(crate) struct Baseline {
     /// Keys unknown to the program, so it cannot forge a matching hash.
     keys: RandomState,
     written: HashMap<String, Fingerprint>,
@@ -90,7 +90,7 @@ fn stamp(st: &libc::stat) -> Stamp {
 }
 
 impl Baseline {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Baseline {
             keys: RandomState::new(),
             written: HashMap::new(),
@@ -99,7 +99,7 @@ impl Baseline {
     }
 
     /// Copies a request file's bytes, remembering what they were.
-    pub fn copy(
+    pub(crate) fn copy(
         &mut self,
         name: &Path,
         from: &mut impl Read,
@@ -127,7 +127,7 @@ impl Baseline {
 
     /// Remembers the matching files already in the work dir that the
     /// request did not write; called after the request's files are written.
-    pub fn stamp_others(&mut self, workdir: &Path, globs: &Globs) -> io::Result<()> {
+    pub(crate) fn stamp_others(&mut self, workdir: &Path, globs: &Globs) -> io::Result<()> {
         if globs.is_empty() {
             return Ok(());
         }
@@ -181,7 +181,7 @@ fn rel_key(name: &Path) -> String {
 
 /// Sends the matching files the run created or changed as frames; returns
 /// how many matching files were not listed at all.
-pub fn send(
+pub(crate) fn send(
     workdir: &Path,
     globs: &Globs,
     baseline: &Baseline,

@@ -74,7 +74,7 @@ fn descends(p: &Proc, ancestor: pid_t, parents: &HashMap<pid_t, pid_t>) -> bool 
 /// joined within one's own session. A session is spared only while one of
 /// those early processes is in it, so its id cannot have been reused.
 #[derive(Debug, Default)]
-pub struct Killer {
+pub(crate) struct Killer {
     /// The start time (in clock ticks since boot, as /proc counts) of the
     /// last tick `prepare` ran in; `None` without `prepare`.
     prepared_by: Option<u64>,
@@ -84,7 +84,7 @@ impl Killer {
     /// Marks every process running now as `prepare`'s, to be spared. Waits
     /// for the next clock tick, so that nothing started later shares a
     /// start time with them.
-    pub fn spare_running(&mut self) {
+    pub(crate) fn spare_running(&mut self) {
         // SAFETY: sysconf cannot fail for _SC_CLK_TCK.
         let tick_ns = 1_000_000_000 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
         let now = boot_time_ns();
@@ -96,7 +96,7 @@ impl Killer {
 
     /// Kills the process group `pgid` (a step) and every other process the
     /// agent may kill but the spared ones.
-    pub fn kill_all(&mut self, pgid: pid_t) {
+    pub(crate) fn kill_all(&mut self, pgid: pid_t) {
         if pgid > 0 {
             // SAFETY: kill only sends a signal; -pgid names the step's group.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
@@ -138,7 +138,7 @@ impl Killer {
     }
 
     /// Kills everything, spared processes too: the agent is about to exit.
-    pub fn kill_everything(&mut self) {
+    pub(crate) fn kill_everything(&mut self) {
         self.prepared_by = None;
         self.kill_all(0);
     }
@@ -175,7 +175,7 @@ fn boot_time_ns() -> u64 {
 /// Collects the agent's exited children: as PID 1 (or subreaper) it
 /// inherits every orphan. Only called when no step is being waited for, or
 /// it could take that step's status from its waiter.
-pub fn reap_orphans() {
+pub(crate) fn reap_orphans() {
     let mut status = 0;
     // SAFETY: waitpid with WNOHANG only collects exited children.
     while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
@@ -183,7 +183,7 @@ pub fn reap_orphans() {
 
 /// Gives the agent's process its protections: out of reach of the program
 /// it runs, the parent of every orphan, and deaf to SIGTERM from inside.
-pub fn protect_self() {
+pub(crate) fn protect_self() {
     // The program we run shares our UID. Being non-dumpable keeps it out of
     // /proc/PID/fd and ptrace, so it cannot write frames in our name.
     // SAFETY: these prctl calls only change flags of this process.
@@ -222,4 +222,4 @@ extern "C" fn on_sigterm(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut lib
 
 /// How long a step that was killed may take to let go of its pipes (a
 /// process stuck in the kernel) before the agent stops waiting for it.
-pub const KILL_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const KILL_GRACE: Duration = Duration::from_secs(2);

@@ -13,7 +13,7 @@ use std::time::Instant;
 use snipbox_wire::agent::{GO_FD, GO_FD_ENV, MAX_FRAME};
 
 /// What happens to a running program, in the order the agent learns it.
-pub enum Event {
+pub(crate) enum Event {
     /// A read from its stdout (0) or stderr (1), and when it returned.
     Output {
         stream: usize,
@@ -26,7 +26,7 @@ pub enum Event {
 }
 
 /// A started program.
-pub struct Running {
+pub(crate) struct Running {
     /// Its process id, which is also its process group (and, for a
     /// `prepare` program, its session).
     pub pgid: libc::pid_t,
@@ -36,7 +36,7 @@ pub struct Running {
 }
 
 /// How to start a program.
-pub struct Spec<'a> {
+pub(crate) struct Spec<'a> {
     pub argv: &'a [String],
     pub workdir: &'a Path,
     /// Its stdin: a pipe fed with the first bytes this channel brings (the
@@ -58,7 +58,7 @@ pub struct Spec<'a> {
 /// Every thread that serves the program is started before it runs: once it
 /// runs, a fork bomb may take every pid the container has, and a failed
 /// thread spawn would bring the agent down.
-pub fn spawn(spec: Spec) -> io::Result<Result<Running, io::Error>> {
+pub(crate) fn spawn(spec: Spec) -> io::Result<Result<Running, io::Error>> {
     let Some((program, args)) = spec.argv.split_first() else {
         return Err(io::Error::other("a step has no program"));
     };

@@ -14,7 +14,7 @@ use crate::spawn::{Event, Running};
 
 /// How a step ended.
 #[derive(Debug, Default)]
-pub struct StepEnd {
+pub(crate) struct StepEnd {
     /// Its exit code; `128 + N` when killed by signal N.
     pub code: i32,
     pub timed_out: bool,
@@ -24,7 +24,7 @@ pub struct StepEnd {
 }
 
 /// What a step's watch shares with the job.
-pub struct Watch<'a, W> {
+pub(crate) struct Watch<'a, W> {
     pub out: &'a mut W,
     /// Bytes left of stdout and of stderr, across the job's steps.
     pub budget: &'a mut [u64; 2],
@@ -36,7 +36,7 @@ impl<W: Write> Watch<'_, W> {
     /// Forwards the step's output until it has exited and closed its pipes.
     /// Output read before `since` is dropped (a prestarted program's, from
     /// before go). Whatever the step leaves running is killed when it ends.
-    pub fn run(&mut self, mut run: Running, since: Instant) -> io::Result<StepEnd> {
+    pub(crate) fn run(&mut self, mut run: Running, since: Instant) -> io::Result<StepEnd> {
         let mut status = None;
         let mut end = StepEnd::default();
         let mut killed_at: Option<Instant> = None;

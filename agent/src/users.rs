@@ -14,7 +14,7 @@ use snipbox_wire::agent::{RUN_USER, USERS_DIR, USERS_IMAGE_DIR};
 
 /// Writes the container's `passwd` and `group` when the image links to them
 /// (an image built by `snipbox images`); does nothing elsewhere.
-pub fn write(home: &str) -> io::Result<()> {
+pub(crate) fn write(home: &str) -> io::Result<()> {
     let dir = Path::new(USERS_DIR);
     if fs::read_link("/etc/passwd").ok().as_deref() != Some(&dir.join("passwd")) {
         return Ok(());

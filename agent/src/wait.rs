@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use snipbox_wire::agent::{Incoming, Job, read_incoming};
 
 /// The agent's stdin, read without a buffer the agent cannot see into.
-pub struct Input {
+pub(crate) struct Input {
     reader: BufReader<File>,
 }
 
 impl Input {
-    pub fn stdin() -> Self {
+    pub(crate) fn stdin() -> Self {
         // SAFETY: fd 0 is this process's stdin, open for its whole life;
         // nothing else in the agent reads it.
         let file = unsafe { File::from_raw_fd(0) };
@@ -29,7 +29,7 @@ impl Input {
 
     /// The job, once it comes; `None` when the server went away (EOF) or
     /// was not heard from (not even a keepalive) for `idle_limit`.
-    pub fn next_job(&mut self, idle_limit: Duration) -> io::Result<Option<Job>> {
+    pub(crate) fn next_job(&mut self, idle_limit: Duration) -> io::Result<Option<Job>> {
         let mut heard = Instant::now();
         loop {
             let left = idle_limit.saturating_sub(heard.elapsed());

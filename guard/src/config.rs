@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::Parser;
-use snipbox::engine::uids::UidRange;
+use snipbox_spec::uids::UidRange;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -25,7 +25,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SNIPBOX_GUARD_IMAGE_REPOSITORY",
-        default_value = snipbox::sandbox::DEFAULT_REPOSITORY
+        default_value = snipbox_spec::sandbox::DEFAULT_REPOSITORY
     )]
     pub image_repository: String,
     /// OCI runtime of every sandbox: the server's `--runtime`, if it has one.

@@ -1,7 +1,7 @@
 //! snipbox-guard: a Docker Engine API guard for snipbox. It sits between
 //! the server and the engine and forwards only the calls snipbox makes,
 //! judged by content: a create body must be exactly the one the server's
-//! own hardening spec ([`snipbox::engine::spec`]) builds for a configured
+//! own hardening spec ([`snipbox_spec::spec`]) builds for a configured
 //! sandbox, and every other call must act on this deployment's containers.
 //! So a compromised server still cannot ask the engine for a privileged
 //! container, a host mount, another image, or anything of another app.
@@ -31,7 +31,7 @@ use anyhow::Context;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use snipbox::sandbox::Catalog;
+use snipbox_spec::sandbox::Catalog;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::either::Either;

@@ -8,7 +8,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
 use serde_json::Value;
-use snipbox::engine::spec::{LABEL, LABEL_INSTANCE};
+use snipbox_spec::spec::{LABEL, LABEL_INSTANCE};
 
 /// Remembered IDs, at most this many: past it the oldest are forgotten
 /// and asked of the engine again when used (containers that removed

@@ -1,5 +1,5 @@
 //! What snipbox may ask of the engine, from the server's own code: a
-//! create body must be exactly the one `snipbox::engine::spec` builds for
+//! create body must be exactly the one `snipbox_spec::spec` builds for
 //! the sandbox whose image it names, with this deployment's labels, and
 //! the container's name the one its labels give, and its user one UID of
 //! the deployment's run range (as UID and GID). Nothing is copied from
@@ -12,9 +12,9 @@
 //! encoded by the guard, never the client's bytes.
 
 use serde_json::Value;
-use snipbox::engine::spec::{LABEL_RUN, LABEL_SERVER, Owner, container_body, create_body};
-use snipbox::engine::uids::{self, UidRange};
-use snipbox::sandbox::{Catalog, Sandbox};
+use snipbox_spec::sandbox::{Catalog, Sandbox};
+use snipbox_spec::spec::{LABEL_RUN, LABEL_SERVER, Owner, container_body, create_body};
+use snipbox_spec::uids::{self, UidRange};
 
 use crate::refusal::{Refusal, Rule};
 use crate::strict;

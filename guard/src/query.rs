@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use snipbox::engine::spec::{LABEL, LABEL_INSTANCE};
+use snipbox_spec::spec::{LABEL, LABEL_INSTANCE};
 
 use crate::refusal::{Refusal, Rule};
 use crate::route::Call;

@@ -8,6 +8,10 @@
 //! `files` (tabs), `editor` (CodeMirror) and `io` (stdin, the run bar and
 //! output); `share` and `embed` (links and HTML for the workspace).
 
+// The page is a binary's worth of private components; Leptos's
+// #[component] gives each a `pub` props struct, which the lint would flag.
+#![allow(unreachable_pub)]
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use snipbox_wire::api::SandboxInfo;

@@ -20,9 +20,7 @@ pub mod images;
 pub mod listen;
 pub mod metrics;
 pub mod pool;
-pub mod sandbox;
-#[cfg(test)]
-mod testing;
+pub use snipbox_spec::sandbox;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -14,29 +14,29 @@ use snipbox_wire::agent::{
     encode_job,
 };
 
-pub const AGENT: &str = env!("CARGO_BIN_EXE_snipbox-agent");
+pub(crate) const AGENT: &str = env!("CARGO_BIN_EXE_snipbox-agent");
 
 /// How long any test waits for a frame before it calls the agent stuck.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
-pub fn argv(args: &[&str]) -> Vec<String> {
+pub(crate) fn argv(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
 /// A step that runs a shell script.
-pub fn sh(script: &str) -> Vec<String> {
+pub(crate) fn sh(script: &str) -> Vec<String> {
     argv(&["sh", "-c", script])
 }
 
 /// A number no other test (or test run) uses at the same time: a marker
 /// for a process's command line.
-pub fn marker() -> u64 {
+pub(crate) fn marker() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     4_000_000 + u64::from(std::process::id() % 100_000) * 100 + NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A shell command that prints how many processes run `sleep MARK`.
-pub fn count_sleeps(mark: u64) -> String {
+pub(crate) fn count_sleeps(mark: u64) -> String {
     format!(
         "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep -c '^sleep {mark} $'"
     )
@@ -44,14 +44,14 @@ pub fn count_sleeps(mark: u64) -> String {
 
 /// A shell command that starts a `sleep` in the background, in a session
 /// of its own with `setsid`, and writes its pid to `NAME.pid`.
-pub fn start_sleep(name: &str, setsid: bool) -> String {
+pub(crate) fn start_sleep(name: &str, setsid: bool) -> String {
     let setsid = if setsid { "setsid " } else { "" };
     format!("{setsid}sleep 1000 >/dev/null 2>&1 & echo $! > {name}.pid")
 }
 
 /// A shell command that prints `NAME alive` or `NAME gone` for the
 /// process of `NAME.pid` (a zombie is gone).
-pub fn check_alive(name: &str) -> String {
+pub(crate) fn check_alive(name: &str) -> String {
     format!(
         "s=$(cut -d' ' -f3 /proc/$(cat {name}.pid)/stat 2>/dev/null); \
          if [ -n \"$s\" ] && [ \"$s\" != Z ]; then echo {name} alive; else echo {name} gone; fi"
@@ -61,7 +61,7 @@ pub fn check_alive(name: &str) -> String {
 /// The script of a test that `prepare`'s daemons live through the steps
 /// and the steps' leftovers do not: what `prepare` runs, the two steps, and
 /// what the second prints.
-pub fn daemons_and_leftovers() -> (Vec<String>, [Vec<String>; 2], &'static str) {
+pub(crate) fn daemons_and_leftovers() -> (Vec<String>, [Vec<String>; 2], &'static str) {
     // One daemon stays in the prepare program's session after it exits,
     // the other makes a session of its own, as real daemons do.
     let prepare = sh(&format!(
@@ -84,7 +84,7 @@ pub fn daemons_and_leftovers() -> (Vec<String>, [Vec<String>; 2], &'static str) 
 
 /// A fresh work dir on a tmpfs, as a sandbox's is (where there is one: a
 /// disk can take seconds for what a test does to it).
-pub fn workdir() -> tempfile::TempDir {
+pub(crate) fn workdir() -> tempfile::TempDir {
     match Path::new("/dev/shm").is_dir() {
         true => tempfile::tempdir_in("/dev/shm"),
         false => tempfile::tempdir(),
@@ -93,7 +93,7 @@ pub fn workdir() -> tempfile::TempDir {
 }
 
 /// A job in `workdir` with generous limits.
-pub fn job(workdir: &Path, steps: Vec<Vec<String>>) -> Job {
+pub(crate) fn job(workdir: &Path, steps: Vec<Vec<String>>) -> Job {
     Job {
         workdir: workdir.to_str().expect("a UTF-8 path").into(),
         files: Vec::new(),
@@ -107,7 +107,7 @@ pub fn job(workdir: &Path, steps: Vec<Vec<String>>) -> Job {
 }
 
 /// The job's bytes on the agent's stdin, with these files and stdin.
-pub fn encode(job: &Job, files: &[(&str, &[u8])], stdin: &[u8]) -> Vec<u8> {
+pub(crate) fn encode(job: &Job, files: &[(&str, &[u8])], stdin: &[u8]) -> Vec<u8> {
     let mut job = job.clone();
     job.files = files
         .iter()
@@ -122,7 +122,7 @@ pub fn encode(job: &Job, files: &[(&str, &[u8])], stdin: &[u8]) -> Vec<u8> {
 }
 
 /// A running agent.
-pub struct Agent {
+pub(crate) struct Agent {
     child: Child,
     stdin: Option<ChildStdin>,
     frames: mpsc::Receiver<(SystemTime, Frame)>,
@@ -132,7 +132,7 @@ pub struct Agent {
 
 /// What a job produced, from its frames.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub stdout: String,
     pub stderr: String,
     pub files: Vec<ReturnedFile>,
@@ -143,7 +143,7 @@ pub struct Outcome {
 
 impl Agent {
     /// Starts the agent binary on this host with `boot` as its argument.
-    pub fn host(boot: Option<&Boot>) -> Agent {
+    pub(crate) fn host(boot: Option<&Boot>) -> Agent {
         let mut cmd = Command::new(AGENT);
         if let Some(boot) = boot {
             cmd.arg(boot.to_arg());
@@ -152,7 +152,7 @@ impl Agent {
     }
 
     /// Starts `cmd` (which runs the agent) and reads its frames.
-    pub fn spawn(mut cmd: Command, container: Option<String>) -> Agent {
+    pub(crate) fn spawn(mut cmd: Command, container: Option<String>) -> Agent {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -182,7 +182,7 @@ impl Agent {
     }
 
     /// The next frame; panics when none comes in time.
-    pub fn next(&self) -> (SystemTime, Frame) {
+    pub(crate) fn next(&self) -> (SystemTime, Frame) {
         self.frames
             .recv_timeout(PATIENCE)
             .expect("the agent sends a frame")
@@ -191,7 +191,7 @@ impl Agent {
     /// Whether the agent has a child process that still runs (a
     /// prestarted program, say; one that ended and awaits its reaping
     /// does not count).
-    pub fn has_running_children(&self) -> bool {
+    pub(crate) fn has_running_children(&self) -> bool {
         let pid = self.child.id();
         let running = |child: &str| {
             std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
@@ -210,7 +210,7 @@ impl Agent {
             })
     }
 
-    pub fn expect_ready(&self) {
+    pub(crate) fn expect_ready(&self) {
         let (_, frame) = self.next();
         assert!(
             matches!(frame, Frame::Ready(_)),
@@ -218,14 +218,14 @@ impl Agent {
         );
     }
 
-    pub fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin is open");
         stdin.write_all(bytes).expect("the agent reads its job");
         stdin.flush().expect("flushed");
     }
 
     /// Reads frames up to the exit frame, assembling files under `caps`.
-    pub fn outcome(mut self, caps: OutputCaps) -> Outcome {
+    pub(crate) fn outcome(mut self, caps: OutputCaps) -> Outcome {
         let mut out = Outcome {
             stdout: String::new(),
             stderr: String::new(),
@@ -257,19 +257,19 @@ impl Agent {
     }
 
     /// Closes its stdin and waits for it to exit.
-    pub fn wait(&mut self) -> ExitStatus {
+    pub(crate) fn wait(&mut self) -> ExitStatus {
         drop(self.stdin.take());
         self.child.wait().expect("the agent is waited for")
     }
 
     /// Waits for it to exit with its stdin still open (as if the server
     /// were still there).
-    pub fn wait_open(&mut self) -> ExitStatus {
+    pub(crate) fn wait_open(&mut self) -> ExitStatus {
         self.child.wait().expect("the agent is waited for")
     }
 
     /// Reads frames until the exit frame, which must come instead of `Ready`.
-    pub fn boot_failure(self) -> Exit {
+    pub(crate) fn boot_failure(self) -> Exit {
         match self.next() {
             (_, Frame::Exit(exit)) => exit,
             (_, other) => panic!("expected an exit frame, got {other:?}"),
@@ -279,7 +279,7 @@ impl Agent {
 
 impl Agent {
     /// The container it runs in.
-    pub fn container_name(&self) -> &str {
+    pub(crate) fn container_name(&self) -> &str {
         self.container.as_deref().expect("a container")
     }
 }
@@ -299,7 +299,12 @@ impl Drop for Agent {
 }
 
 /// Runs one job on a fresh agent on this host.
-pub fn run(boot: Option<&Boot>, job: &Job, files: &[(&str, &[u8])], stdin: &[u8]) -> Outcome {
+pub(crate) fn run(
+    boot: Option<&Boot>,
+    job: &Job,
+    files: &[(&str, &[u8])],
+    stdin: &[u8],
+) -> Outcome {
     let mut agent = Agent::host(boot);
     agent.expect_ready();
     agent.send(&encode(job, files, stdin));

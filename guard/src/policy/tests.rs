@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use serde_json::json;
-use snipbox::engine::uids::UidRange;
+use snipbox_spec::uids::UidRange;
 
 use super::*;
 

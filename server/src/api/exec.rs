@@ -14,7 +14,7 @@ use super::{ApiError, AppState, stream};
 /// of events when the client asks for `text/event-stream`. Everything that
 /// can refuse the request (access, the body, the sandbox, a full server)
 /// is decided before the answer starts, so refusals keep their status.
-pub async fn exec(
+pub(super) async fn exec(
     State(state): State<AppState>,
     _: Admitted,
     headers: HeaderMap,

@@ -72,7 +72,7 @@ impl Health {
     }
 }
 
-pub async fn health(State(state): State<AppState>) -> Response {
+pub(super) async fn health(State(state): State<AppState>) -> Response {
     match state.health.problem().await {
         None => Json(serde_json::json!({"status": "ok", "docker": "ok"})).into_response(),
         Some(problem) => (

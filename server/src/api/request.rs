@@ -32,7 +32,7 @@ const DRAIN_MAX: usize = 64 << 20;
 
 /// The request may run code: its origin, API key and rate limit passed.
 #[derive(Debug)]
-pub struct Admitted;
+pub(super) struct Admitted;
 
 impl FromRequestParts<AppState> for Admitted {
     type Rejection = ApiError;
@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for Admitted {
 
 /// A JSON body, read within the limits and parsed.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(super) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;

@@ -22,7 +22,7 @@ use crate::admission::Slot;
 use crate::engine::Chunk;
 use crate::exec::{ExecError, Finished, Prepared};
 
-pub fn respond(state: AppState, prepared: Prepared, slot: Slot) -> Response {
+pub(super) fn respond(state: AppState, prepared: Prepared, slot: Slot) -> Response {
     let (tx, chunks) = mpsc::unbounded_channel();
     let ids = prepared.ids();
     let exec = state.exec.clone();

@@ -1,8 +1,8 @@
 //! The Docker engine, through bollard only, in four rooms: [`spec`], the
 //! hardening spec (a pure function from a sandbox to a create body), with
 //! [`seccomp`], the syscall profile it carries, and [`uids`], the user each
-//! container runs as;
-//! [`client`], the connection and what the engine's errors mean; and
+//! container runs as (these three from the `snipbox-spec` crate, which the
+//! guard shares); [`client`], the connection and what the engine's errors mean; and
 //! [`container`], one container's life (create, attach, start, one job,
 //! removal). Nothing here knows about HTTP.
 //!
@@ -14,9 +14,8 @@
 
 pub mod client;
 pub mod container;
-pub mod seccomp;
-pub mod spec;
-pub mod uids;
+
+pub use snipbox_spec::{seccomp, spec, uids};
 
 pub use client::{Engine, EngineError, permission_message};
 pub use container::{Chunk, Container, ContainerSpec, Job, Outcome};

@@ -17,7 +17,7 @@ use snipbox_wire::agent::{USERS_DIR, USERS_IMAGE_DIR};
 use crate::engine::spec::AGENT;
 
 /// The recipe's path inside the build context.
-pub const RECIPE: &str = ".snipbox/Dockerfile";
+pub(super) const RECIPE: &str = ".snipbox/Dockerfile";
 /// The agent's path inside the build context.
 const AGENT_FILE: &str = ".snipbox/snipbox-agent";
 /// The certificates a sandbox Dockerfile may `COPY` (see the module's doc).
@@ -201,7 +201,7 @@ pub fn bases(dockerfile: &str) -> Vec<String> {
 
 /// Refuses an agent that is not a static ELF executable: it would not run
 /// in images of another libc, and fail only when a sandbox starts.
-pub fn check_agent(path: &Path, bytes: &[u8]) -> Result<(), ContextError> {
+pub(super) fn check_agent(path: &Path, bytes: &[u8]) -> Result<(), ContextError> {
     let why = if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
         Some("not a 64-bit little-endian ELF file")
     } else if has_interpreter(bytes) {

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use super::context::check_agent;
 use super::*;
-use crate::testing::folder;
+use snipbox_spec::testing::folder;
 
 const DOCKERFILE: &str = "FROM debian:trixie-slim\nRUN true\n";
 

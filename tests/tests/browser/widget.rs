@@ -457,7 +457,7 @@ async fn stop_ends_the_run_and_its_container_at_once() {
 
 /// Writes a 40×20 PNG (red left half, blue right half) with the standard
 /// library only, an SVG, and a CSV file of 3,000 bytes.
-pub const PICTURES: &str = r#"import struct, zlib
+pub(crate) const PICTURES: &str = r#"import struct, zlib
 def chunk(kind, data):
     body = kind + data
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
@@ -472,7 +472,7 @@ print("drawn")"#;
 
 /// The pictures under the output in `css`: alt text, and how many of the
 /// decoded pixels are not blank (neither transparent nor white).
-pub async fn pictures(page: &Fixture, css: &str) -> serde_json::Value {
+pub(crate) async fn pictures(page: &Fixture, css: &str) -> serde_json::Value {
     page.eval(&format!(
         "const imgs = [...document.querySelectorAll({css:?})];
          const shown = [];
@@ -534,13 +534,13 @@ async fn pictures_a_run_draws_show_under_its_output_and_other_files_download() {
 }
 
 /// A plot drawn with matplotlib and shown with `plt.show()`.
-pub const PLOT: &str = "import matplotlib.pyplot as plt
+pub(crate) const PLOT: &str = "import matplotlib.pyplot as plt
 plt.plot([1, 3, 2, 4])
 plt.show()";
 
 /// The pictures `css` selects: at least one, none blank, none wider than
 /// its pane.
-pub async fn plots_shown(page: &Fixture, css: &str) {
+pub(crate) async fn plots_shown(page: &Fixture, css: &str) {
     let shown = pictures(page, css).await;
     let shown = shown.as_array().unwrap();
     assert!(!shown.is_empty(), "no picture under the output");

@@ -1,7 +1,7 @@
 //! What every sandbox is checked with: one row per sandbox folder.
 
 /// The checks of one sandbox.
-pub struct Case {
+pub(super) struct Case {
     pub sandbox: &'static str,
     /// Exactly what the sandbox's example prints.
     pub example: &'static str,
@@ -14,13 +14,13 @@ pub struct Case {
     pub fresh: Option<Fresh>,
 }
 
-pub struct Stdin {
+pub(super) struct Stdin {
     pub code: &'static str,
     pub input: &'static str,
     pub stdout: &'static str,
 }
 
-pub struct Failure {
+pub(super) struct Failure {
     /// "compile error" or "runtime error".
     pub what: &'static str,
     pub code: &'static str,
@@ -28,7 +28,7 @@ pub struct Failure {
     pub stderr: &'static str,
 }
 
-pub struct Fresh {
+pub(super) struct Fresh {
     pub make: &'static str,
     pub look: &'static str,
     /// In the second run's stdout or stderr: what was made is not there.
@@ -72,7 +72,7 @@ const fn fresh_table(absent: &'static str) -> Option<Fresh> {
     })
 }
 
-pub const CASES: &[Case] = &[
+pub(super) const CASES: &[Case] = &[
     Case {
         sandbox: "python",
         example: "the: 3\nquick: 1\n",

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use snipbox_wire::agent::Boot;
 
-use super::{seccomp, uids};
 use crate::sandbox::Sandbox;
+use crate::{seccomp, uids};
 
 /// Label on every container snipbox creates.
 pub const LABEL: &str = "snipbox";
