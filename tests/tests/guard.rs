@@ -15,7 +15,8 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use snipbox::engine::spec::{Owner, create_body};
+use snipbox::engine::spec::{Owner, container_body, create_body};
+use snipbox::engine::uids::UidRange;
 use snipbox::sandbox::{Catalog, Sandbox};
 use snipbox_tests::{Guard, root};
 
@@ -196,8 +197,8 @@ fn genuine() -> (Value, String) {
         sandbox: "python",
         run: &run,
     };
-    let mut body = create_body(&python());
-    body.labels = Some(owner.labels());
+    // The server's body: the sandbox's, its labels and a UID of the range.
+    let body = container_body(&create_body(&python()), &owner, UidRange::DEFAULT.first());
     (
         serde_json::to_value(&body).expect("serialises"),
         owner.name(),
@@ -731,8 +732,7 @@ async fn the_servers_own_body_is_accepted_and_its_agent_runs() {
         sandbox: "python",
         run: &run,
     };
-    let mut body = create_body(&python());
-    body.labels = Some(owner.labels());
+    let body = container_body(&create_body(&python()), &owner, UidRange::DEFAULT.first());
     let options = CreateContainerOptionsBuilder::new()
         .name(&owner.name())
         .build();
