@@ -6,21 +6,26 @@ use std::time::Duration;
 
 use snipbox_tests::{Server, containers, eventually, request, token};
 
-fn warm(server: &Server, sandbox: &str) -> usize {
+/// `docker inspect -f TEMPLATE` of each of `server`'s containers.
+fn inspect_each(server: &Server, template: &str) -> Vec<String> {
     containers(&format!("snipbox.instance={}", server.instance))
         .iter()
-        .filter(|id| {
+        .map(|id| {
             let out = Command::new("docker")
-                .args([
-                    "inspect",
-                    "-f",
-                    "{{index .Config.Labels \"snipbox.sandbox\"}} {{.State.Running}}",
-                    id,
-                ])
+                .args(["inspect", "-f", template, id])
                 .output()
                 .unwrap();
-            String::from_utf8_lossy(&out.stdout).trim() == format!("{sandbox} true")
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
         })
+        .collect()
+}
+
+fn warm(server: &Server, sandbox: &str) -> usize {
+    let template = "{{index .Config.Labels \"snipbox.sandbox\"}} {{.State.Running}}";
+    let running = format!("{sandbox} true");
+    inspect_each(server, template)
+        .iter()
+        .filter(|s| **s == running)
         .count()
 }
 
@@ -62,21 +67,7 @@ async fn a_run_takes_one_of_the_warm_containers() {
         eventually(Duration::from_secs(60), || warm(&server, "python") == 2),
         "pool did not fill"
     );
-    let tokens: Vec<String> = containers(&format!("snipbox.instance={}", server.instance))
-        .iter()
-        .map(|id| {
-            let out = Command::new("docker")
-                .args([
-                    "inspect",
-                    "-f",
-                    "{{index .Config.Labels \"snipbox.run\"}}",
-                    id,
-                ])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        })
-        .collect();
+    let tokens = inspect_each(&server, "{{index .Config.Labels \"snipbox.run\"}}");
     let run = server.exec(&request("python", "print(1)")).await;
     assert!(run.ok, "{run:?}");
     assert!(
