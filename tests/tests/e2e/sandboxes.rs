@@ -1,5 +1,6 @@
 //! Each sandbox runs real programs: its example, stdin, programs that fail
-//! to compile or fail at run time, databases that start empty every run,
+//! to compile or fail at run time (their messages free of terminal codes),
+//! programs as tutorials write them, databases that start empty every run,
 //! and the aliases docs use for its language. One table row per sandbox
 //! (see `cases`); every sandbox folder must have one.
 
@@ -128,6 +129,24 @@ async fn compile_and_runtime_errors_fail_with_the_toolchains_message() {
                     "{}: wanted a failure whose stderr has {:?}, got {r:#?}",
                     f.what, f.stderr
                 ));
+            }
+            // A reader sees the message as text: no terminal colour codes.
+            if r.stderr.contains('\u{1b}') {
+                return Err(format!("{}: terminal codes in {:?}", f.what, r.stderr));
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn programs_as_tutorials_write_them_print_what_they_should() {
+    each_case(|case| async move {
+        for t in case.tutorials {
+            let r = run(case.sandbox, t.code, None).await;
+            if !(r.ok && r.stdout == t.stdout) {
+                return Err(format!("wanted stdout {:?}, got {r:#?}", t.stdout));
             }
         }
         Ok(())

@@ -12,6 +12,14 @@ pub(super) struct Case {
     pub failures: &'static [Failure],
     /// Databases: what one run makes, and what the next run must not find.
     pub fresh: Option<Fresh>,
+    /// Programs as tutorials write them, with the libraries and idioms they
+    /// use, and exactly what each prints.
+    pub tutorials: &'static [Tutorial],
+}
+
+pub(super) struct Tutorial {
+    pub code: &'static str,
+    pub stdout: &'static str,
 }
 
 pub(super) struct Stdin {
@@ -75,6 +83,7 @@ const fn fresh_table(absent: &'static str) -> Option<Fresh> {
 pub(super) const CASES: &[Case] = &[
     Case {
         sandbox: "python",
+        tutorials: &[],
         example: "the: 3\nquick: 1\n",
         stdin: stdin("print(f'Hello, {input()}!')", NAME, HELLO),
         failures: &[
@@ -85,6 +94,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "python-data",
+        tutorials: &[],
         example: "plotted 100 points\n",
         stdin: stdin(
             "import pandas as pd\nprint(f'Hello, {input()}!')",
@@ -102,6 +112,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "javascript",
+        tutorials: &[],
         example: "1. Hello\n2. world\n",
         stdin: stdin(
             "const name = require('fs').readFileSync(0, 'utf8').trim();\nconsole.log(`Hello, ${name}!`);",
@@ -116,6 +127,10 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "typescript",
+        tutorials: &[Tutorial {
+            code: "function logged(method: any, context: ClassMethodDecoratorContext) {\n  return function (this: any, ...args: any[]) {\n    console.log(`calling ${String(context.name)}`);\n    return method.apply(this, args);\n  };\n}\n\nclass Greeter {\n  @logged\n  greet(name: string): string {\n    return `Hello, ${name}!`;\n  }\n}\n\nconsole.log(new Greeter().greet('docs'));\n",
+            stdout: "calling greet\nHello, docs!\n",
+        }],
         example: "Circle: 3.14\nSquare: 4.00\n",
         stdin: stdin(
             "import { readFileSync } from 'node:fs';\nconst name: string = readFileSync(0, 'utf8').trim();\nconsole.log(`Hello, ${name}!`);",
@@ -125,11 +140,16 @@ pub(super) const CASES: &[Case] = &[
         failures: &[
             compile("let x: = 1;", "ERROR"),
             runtime("throw new Error('boom');", "Error: boom"),
+            runtime(
+                "const n: number = 1;\n\nthrow new Error(`boom ${n}`);\n",
+                "main.ts:3",
+            ),
         ],
         fresh: None,
     },
     Case {
         sandbox: "bash",
+        tutorials: &[],
         example: "Hello, Snipbox!\nHello, World!\n",
         stdin: stdin("read name\necho \"Hello, $name!\"", NAME, HELLO),
         failures: &[
@@ -140,6 +160,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "c",
+        tutorials: &[],
         example: "(1, 2) -> 2\n(3, 4) -> 12\n",
         stdin: stdin(
             "#include <stdio.h>\nint main(void) { char s[32]; scanf(\"%31s\", s); printf(\"Hello, %s!\\n\", s); }",
@@ -160,6 +181,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "cpp",
+        tutorials: &[],
         example: "Hello from C++23 (3 words)\n",
         stdin: stdin(
             "#include <iostream>\n#include <string>\nint main() { std::string s; std::cin >> s; std::cout << \"Hello, \" << s << \"!\\n\"; }",
@@ -180,6 +202,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "go",
+        tutorials: &[],
         example: "HELLO\nFROM\nA\nGOROUTINE\n",
         stdin: stdin(
             "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tvar s string\n\tfmt.Scan(&s)\n\tfmt.Printf(\"Hello, %s!\\n\", s)\n}\n",
@@ -200,6 +223,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "rust",
+        tutorials: &[],
         example: "Circle(1.0): 3.14\nSquare(2.0): 4.00\n",
         stdin: stdin(
             "fn main() {\n    let mut s = String::new();\n    std::io::stdin().read_line(&mut s).unwrap();\n    println!(\"Hello, {}!\", s.trim());\n}\n",
@@ -217,6 +241,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "java",
+        tutorials: &[],
         example: "Point[x=1, y=2] -> 2\nPoint[x=3, y=4] -> 12\n",
         stdin: stdin(
             "import java.util.Scanner;\n\npublic class Main {\n    public static void main(String[] args) {\n        var name = new Scanner(System.in).nextLine();\n        System.out.println(\"Hello, \" + name + \"!\");\n    }\n}\n",
@@ -237,6 +262,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "ruby",
+        tutorials: &[],
         example: "1: (1, 2)\n2: (3, 4)\n",
         stdin: stdin("puts \"Hello, #{gets.chomp}!\"", NAME, HELLO),
         failures: &[
@@ -247,6 +273,10 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "php",
+        tutorials: &[Tutorial {
+            code: "<?php\necho mb_strtoupper('größe'), \"\\n\";\n$xml = simplexml_load_string('<langs><lang year=\"1995\">PHP</lang></langs>');\necho $xml->lang, ' ', $xml->lang['year'], \"\\n\";\necho bcadd('0.1', '0.2', 2), ' ', gmp_strval(gmp_pow(2, 70)), \"\\n\";\necho (new NumberFormatter('de_DE', NumberFormatter::DECIMAL))->format(1234.5), \"\\n\";\n$db = new PDO('sqlite::memory:');\necho $db->query('select 6 * 7')->fetchColumn(), \"\\n\";",
+            stdout: "GRÖSSE\nPHP 1995\n0.30 1180591620717411303424\n1.234,5\n42\n",
+        }],
         example: "python 1991\nphp    1995\nruby   1995\n",
         stdin: stdin(
             "<?php\n$name = trim(fgets(STDIN));\necho \"Hello, $name!\\n\";",
@@ -264,6 +294,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "perl",
+        tutorials: &[],
         example: "the  3\nand  2\nbat  1\ncat  1\nhat  1\n",
         stdin: stdin(
             "chomp(my $name = <STDIN>);\nprint \"Hello, $name!\\n\";",
@@ -278,6 +309,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "lua",
+        tutorials: &[],
         example: "1 1 2 3 5 8 13 21 34 55\n",
         stdin: stdin("print('Hello, ' .. io.read() .. '!')", NAME, HELLO),
         failures: &[
@@ -288,6 +320,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "r",
+        tutorials: &[],
         example: "  name score\n1  ada    90\n3   cy    85\n2  bob    72\nmean: 82.33333 \n",
         stdin: stdin(
             "name <- readLines(file('stdin'), n = 1)\ncat('Hello, ', name, '!\\n', sep = '')",
@@ -302,6 +335,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "haskell",
+        tutorials: &[],
         example: "[1,9,25,49,81]\nsum: 165\n",
         stdin: stdin(
             "main :: IO ()\nmain = do\n  name <- getLine\n  putStrLn (\"Hello, \" ++ name ++ \"!\")\n",
@@ -316,6 +350,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "ocaml",
+        tutorials: &[],
         example: "0 1 1 2 3 5 8 13 21 34\n",
         stdin: stdin(
             "let () = Printf.printf \"Hello, %s!\\n\" (read_line ())",
@@ -333,6 +368,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "elixir",
+        tutorials: &[],
         example: "3 letters: 4\n4 letters: 2\n5 letters: 3\n",
         stdin: stdin(
             "name = IO.gets(\"\") |> String.trim()\nIO.puts(\"Hello, #{name}!\")",
@@ -350,6 +386,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "clojure",
+        tutorials: &[],
         example: "(1 2 Fizz 4 Buzz Fizz 7 8 Fizz Buzz 11 Fizz 13 14 FizzBuzz)\n",
         stdin: stdin("(println (str \"Hello, \" (read-line) \"!\"))", NAME, HELLO),
         failures: &[
@@ -363,6 +400,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "fortran",
+        tutorials: &[],
         example: "   1   4   9  16  25\nsum: 55\n",
         stdin: stdin(
             "program hello\n  character(len=32) :: name\n  read (*, '(A)') name\n  print '(3A)', 'Hello, ', trim(name), '!'\nend program hello\n",
@@ -380,6 +418,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "swift",
+        tutorials: &[],
         example: "(1, 2) 2\n(3, 4) 12\n",
         stdin: stdin("print(\"Hello, \\(readLine()!)!\")", NAME, HELLO),
         failures: &[
@@ -390,6 +429,10 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "crystal",
+        tutorials: &[Tutorial {
+            code: "require \"big\"\n\nputs BigInt.new(2) ** 100\n",
+            stdout: "1267650600228229401496703205376\n",
+        }],
         example: "(1, 2) -> 2\n(3, 4) -> 12\n",
         stdin: stdin("puts \"Hello, #{gets.not_nil!.chomp}!\"", NAME, HELLO),
         failures: &[
@@ -400,6 +443,10 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "pascal",
+        tutorials: &[Tutorial {
+            code: "program Dict;\n{$mode delphi}\nuses Generics.Collections;\nvar\n  ages: TDictionary<string, Integer>;\nbegin\n  ages := TDictionary<string, Integer>.Create;\n  ages.Add('Ada', 36);\n  ages.Add('Alan', 41);\n  writeln(ages['Alan']);\n  ages.Free;\nend.\n",
+            stdout: "41\n",
+        }],
         example: "1! = 1\n2! = 2\n3! = 6\n4! = 24\n5! = 120\n",
         stdin: stdin(
             "program Hello;\nvar name: string;\nbegin\n  ReadLn(name);\n  WriteLn('Hello, ', name, '!');\nend.\n",
@@ -420,6 +467,10 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "prolog",
+        tutorials: &[Tutorial {
+            code: ":- initialization(main, main).\n\nmain :-\n    format(\"hello from main~n\").\n",
+            stdout: "hello from main\n",
+        }],
         example: "ann\npat\n",
         stdin: stdin(
             ":- initialization(main).\nmain :- read_term(user_input, Name, []), format(\"Hello, ~w!~n\", [Name]).\n",
@@ -437,6 +488,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "racket",
+        tutorials: &[],
         example: "fib(1) = 1\nfib(2) = 1\nfib(3) = 2\nfib(4) = 3\nfib(5) = 5\n",
         stdin: stdin(
             "#lang racket/base\n(printf \"Hello, ~a!\\n\" (read-line))\n",
@@ -454,6 +506,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "scheme",
+        tutorials: &[],
         example: "(1 4 9 16 25)\n55\n",
         stdin: stdin(
             "(use-modules (ice-9 rdelim))\n(display (string-append \"Hello, \" (read-line) \"!\"))\n(newline)\n",
@@ -468,6 +521,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "tcl",
+        tutorials: &[],
         example: "Hello, world!\nHello, Tcl!\n42\n",
         stdin: stdin("gets stdin name\nputs \"Hello, $name!\"", NAME, HELLO),
         failures: &[
@@ -478,6 +532,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "awk",
+        tutorials: &[],
         example: "1. APPLE (5 letters)\n2. BANANA (6 letters)\n3. CHERRY (6 letters)\n",
         stdin: stdin("{ print \"Hello, \" $1 \"!\" }", NAME, HELLO),
         failures: &[
@@ -488,6 +543,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "lisp",
+        tutorials: &[],
         example: "1 2 6 24 120\n",
         stdin: stdin("(format t \"Hello, ~a!~%\" (read-line))", NAME, HELLO),
         failures: &[
@@ -498,6 +554,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "sqlite",
+        tutorials: &[],
         example: "C|1972\nSQL|1974\nPython|1991\n",
         stdin: stdin(
             "create table t (name text);\n.import /dev/stdin t\nselect 'Hello, ' || name || '!' from t;",
@@ -512,6 +569,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "duckdb",
+        tutorials: &[],
         example: "┌─────────┬───────┬───────┐\n│  name   │ year  │ rank  │\n│ varchar │ int32 │ int64 │\n├─────────┼───────┼───────┤\n│ C       │  1972 │     1 │\n│ SQL     │  1974 │     2 │\n│ Python  │  1991 │     3 │\n└─────────┴───────┴───────┘\n",
         stdin: stdin(
             ".mode list\n.headers off\nselect 'Hello, ' || column0 || '!' from read_csv('/dev/stdin', header = false);",
@@ -529,6 +587,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "postgres",
+        tutorials: &[],
         example: "  name  | year | rank \n--------+------+------\n C      | 1972 |    1\n SQL    | 1974 |    2\n Python | 1991 |    3\n(3 rows)\n\n",
         stdin: stdin(
             "create table t (name text);\n\\copy t from pstdin\n\\pset tuples_only on\n\\pset format unaligned\nselect 'Hello, ' || name || '!' from t;",
@@ -543,6 +602,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "mysql",
+        tutorials: &[],
         example: "+--------+------+------+\n| name   | year | rank |\n+--------+------+------+\n| C      | 1972 |    1 |\n| SQL    | 1974 |    2 |\n| Python | 1991 |    3 |\n+--------+------+------+\n",
         stdin: stdin(
             "create table t (name text);\nload data local infile '/dev/stdin' into table t;\nselect concat('Hello, ', name, '!') as greeting from t;",
@@ -560,6 +620,7 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         sandbox: "redis",
+        tutorials: &[],
         example: "OK\n\"Hello, world!\"\n(integer) 1\n(integer) 2\n(integer) 2\n1) \"redis\"\n2) \"valkey\"\n",
         stdin: None,
         failures: &[
