@@ -18,9 +18,15 @@ pub struct Config {
     /// Address to listen on: HOST:PORT, or unix:/path/to.sock.
     #[arg(long, env = "SNIPBOX_GUARD_LISTEN", default_value = "127.0.0.1:2375")]
     pub listen: Listen,
-    /// Folder of sandbox definitions: the same folder the server reads.
-    #[arg(long, env = "SNIPBOX_GUARD_SANDBOXES", default_value = "./sandboxes")]
-    pub sandboxes: PathBuf,
+    /// Folders of sandbox definitions, separated by `:`: the same folders
+    /// the server reads.
+    #[arg(
+        long,
+        env = "SNIPBOX_GUARD_SANDBOXES",
+        default_value = "./sandboxes",
+        value_delimiter = ':'
+    )]
+    pub sandboxes: Vec<PathBuf>,
     /// Repository of the sandbox images: the server's `--image-repository`.
     #[arg(
         long,

@@ -72,14 +72,16 @@ pub struct Config {
         global = true
     )]
     pub listen: SocketAddr,
-    /// Folder of sandbox definitions.
+    /// Folders of sandbox definitions, separated by `:` (the first holds
+    /// `defaults.toml`; an operator's own sandboxes may live in another).
     #[arg(
         long,
         env = "SNIPBOX_SANDBOXES",
         default_value = "./sandboxes",
+        value_delimiter = ':',
         global = true
     )]
-    pub sandboxes: PathBuf,
+    pub sandboxes: Vec<PathBuf>,
     /// Serve (and build) only these sandboxes: names or aliases,
     /// comma-separated; empty serves every sandbox of `--sandboxes`.
     #[arg(

@@ -302,7 +302,7 @@ pub async fn check(config: &Config) -> anyhow::Result<bool> {
     println!(
         "ok: {} sandboxes in {}",
         catalog.iter().count(),
-        config.sandboxes.display()
+        folders(&config.sandboxes)
     );
     let engine = Engine::new(&config.instance);
     let images: Vec<String> = catalog.iter().map(|s| s.image()).collect();
@@ -317,21 +317,29 @@ pub async fn check(config: &Config) -> anyhow::Result<bool> {
 /// date, prints a line per step and a table; `Ok(false)` when one fails
 /// (the error printed names the sandbox and how its build ended).
 pub async fn images(config: &Config, args: &ImagesArgs) -> anyhow::Result<bool> {
-    let mut catalog = catalog(config)?;
-    catalog
+    let mut chosen = catalog(config)?;
+    chosen
         .keep_only(&args.only)
         .map_err(|e| anyhow::anyhow!("--only: {e}"))?;
+    // What a chosen sandbox extends is built first, chosen or not.
+    let mut all = Catalog::load(&config.sandboxes)?;
+    all.set_repository(&config.image_repository);
+    let mut sandboxes: Vec<crate::sandbox::Sandbox> = Vec::new();
+    for s in chosen.iter() {
+        for line in all.lineage(&s.name) {
+            if !sandboxes.iter().any(|b| b.name == line.name) {
+                sandboxes.push(line.clone());
+            }
+        }
+    }
     let host_ca = args.host_ca.clone().or_else(|| {
         let path: std::path::PathBuf = std::env::var_os("SSL_CERT_FILE")
             .map_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into(), Into::into);
         path.is_file().then_some(path)
     });
     let plan = images::Plan {
-        dir: config.sandboxes.clone(),
-        sandboxes: catalog
-            .iter()
-            .map(|s| (s.name.clone(), s.image()))
-            .collect(),
+        dirs: folders(&config.sandboxes),
+        sandboxes,
         agent: args.agent.clone(),
         host_ca,
         network: args.network.clone().filter(|n| !n.is_empty()),
@@ -350,6 +358,12 @@ pub async fn images(config: &Config, args: &ImagesArgs) -> anyhow::Result<bool> 
             Ok(false)
         }
     }
+}
+
+/// The sandboxes folders, as a person reads them.
+fn folders(dirs: &[std::path::PathBuf]) -> String {
+    let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    names.join(", ")
 }
 
 /// Asks the running server's `/v1/health` (the image's HEALTHCHECK).

@@ -1,7 +1,10 @@
 //! Sandbox definitions: `sandboxes/defaults.toml` and one folder per
-//! language with a `Dockerfile` and a `sandbox.toml`. Everything is loaded
-//! and checked at start-up; a broken file stops the start with its path and
-//! the field at fault.
+//! language with a `Dockerfile` and a `sandbox.toml`, or a `sandbox.toml`
+//! alone that `extends` another sandbox and adds `[packages]` to its image.
+//! Sandboxes may come from several folders (the repository's and an
+//! operator's own); the first folder's `defaults.toml` holds for all.
+//! Everything is loaded and checked at start-up; a broken file stops the
+//! start with its path and the field at fault.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +13,8 @@ use serde::{Deserialize, Deserializer};
 use snipbox_wire::api::SandboxInfo;
 
 use snipbox_wire::names::check_name;
+
+use crate::packages::{Checked, Packages};
 
 /// The only version every sandbox has; `""` means the same.
 pub const DEFAULT_VERSION: &str = "latest";
@@ -124,19 +129,7 @@ impl Limits {
     fn merge(base: &toml::Table, table: toml::Table, path: &Path) -> Result<Self, ConfigError> {
         let mut merged = base.clone();
         merged.extend(table);
-        let limits: Limits =
-            serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
-                let field = e.path().to_string();
-                let inner = e.into_inner().to_string();
-                ConfigError::invalid(
-                    path,
-                    if field == "." {
-                        inner
-                    } else {
-                        format!("field `{field}`: {inner}")
-                    },
-                )
-            })?;
+        let limits: Limits = from_table(merged, path)?;
         if limits.pool_min > limits.pool {
             return Err(ConfigError::invalid(
                 path,
@@ -153,6 +146,11 @@ impl Limits {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SandboxFile {
+    /// The sandbox whose image and settings this one starts from.
+    #[serde(default)]
+    extends: Option<String>,
+    #[serde(default)]
+    packages: Packages,
     title: String,
     language: String,
     #[serde(default)]
@@ -205,6 +203,14 @@ pub struct Sandbox {
     pub prepare: Vec<Vec<String>>,
     pub commands: BTreeMap<String, Command>,
     pub limits: Limits,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The sandbox it extends (by name), whose image its own is built on.
+    pub extends: Option<String>,
+    /// The packages its image adds to its parent's.
+    pub packages: Checked,
+    /// Every package its image has: its parents' and its own.
+    pub all_packages: Checked,
     /// Where its image is: `REPOSITORY/NAME:latest`.
     repository: String,
 }
@@ -234,6 +240,7 @@ impl Sandbox {
             commands: self.commands.keys().cloned().collect(),
             entry,
             example: self.example.clone(),
+            packages: self.all_packages.listing(),
         }
     }
 }
@@ -272,48 +279,87 @@ impl<T> Catalog<T> {
 }
 
 impl Catalog {
-    /// Loads `dir/defaults.toml` and every `dir/NAME/sandbox.toml`.
-    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
-        let defaults_path = dir.join("defaults.toml");
+    /// Loads the first folder's `defaults.toml` and every `NAME/sandbox.toml`
+    /// of each folder; a name defined twice is refused with both files.
+    pub fn load<P: AsRef<Path>>(dirs: &[P]) -> Result<Self, ConfigError> {
+        let dirs: Vec<&Path> = dirs.iter().map(AsRef::as_ref).collect();
+        let Some(first) = dirs.first() else {
+            return Err(ConfigError::invalid(
+                Path::new(""),
+                "no sandboxes folder given",
+            ));
+        };
+        let defaults_path = first.join("defaults.toml");
         let defaults: toml::Table = parse(&defaults_path)?;
         Limits::merge(&defaults, toml::Table::new(), &defaults_path)?;
 
-        let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
-            path: dir.into(),
-            source,
-        })?;
-        let mut catalog = Catalog {
-            sandboxes: BTreeMap::new(),
-            aliases: BTreeMap::new(),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|source| ConfigError::Read {
-                path: dir.into(),
-                source,
-            })?;
-            let path = entry.path().join("sandbox.toml");
-            if !entry.path().is_dir() || !path.exists() {
-                continue;
+        let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for dir in &dirs {
+            let own_defaults = dir.join("defaults.toml");
+            if dir != first && own_defaults.exists() {
+                return Err(ConfigError::invalid(
+                    &own_defaults,
+                    format!(
+                        "only the first sandboxes folder's defaults.toml is read ({}): set a \
+                         sandbox's own limits in its sandbox.toml's [limits]",
+                        defaults_path.display()
+                    ),
+                ));
             }
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let sandbox = load_one(&name, &path, &defaults)?;
-            catalog.sandboxes.insert(name, sandbox);
+            for (name, path) in sandbox_files(dir)? {
+                if let Some(other) = files.get(&name) {
+                    return Err(ConfigError::invalid(
+                        &path,
+                        format!("sandbox {name:?} is also defined by {}", other.display()),
+                    ));
+                }
+                files.insert(name, path);
+            }
         }
-        if catalog.sandboxes.is_empty() {
+        if files.is_empty() {
+            let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
             return Err(ConfigError::invalid(
-                dir,
-                "no sandbox folder (NAME/sandbox.toml) found",
+                first,
+                format!(
+                    "no sandbox folder (NAME/sandbox.toml) found in {}",
+                    names.join(", ")
+                ),
             ));
         }
-        catalog.index_aliases(dir)?;
+        let mut loader = Loader {
+            files: &files,
+            defaults: &defaults,
+            tables: BTreeMap::new(),
+            catalog: Catalog {
+                sandboxes: BTreeMap::new(),
+                aliases: BTreeMap::new(),
+            },
+        };
+        for name in files.keys() {
+            loader.resolve(name, &mut Vec::new())?;
+        }
+        let mut catalog = loader.catalog;
+        catalog.index_aliases()?;
         Ok(catalog)
     }
 
+    /// The sandbox and every sandbox it extends, the furthest first: the
+    /// order their images are built in.
+    pub fn lineage(&self, name: &str) -> Vec<&Sandbox> {
+        let mut line = Vec::new();
+        let mut next = self.get(name);
+        while let Some(s) = next {
+            line.insert(0, s);
+            next = s.extends.as_deref().and_then(|p| self.get(p));
+        }
+        line
+    }
+
     /// Every alias names one sandbox, and no alias is a sandbox's name.
-    fn index_aliases(&mut self, dir: &Path) -> Result<(), ConfigError> {
+    fn index_aliases(&mut self) -> Result<(), ConfigError> {
         for s in self.sandboxes.values() {
             for alias in &s.aliases {
-                let path = dir.join(&s.name).join("sandbox.toml");
+                let path = s.dir.join("sandbox.toml");
                 if self.sandboxes.contains_key(alias) {
                     return Err(ConfigError::invalid(
                         &path,
@@ -381,6 +427,134 @@ impl Catalog {
     }
 }
 
+/// Each `NAME/sandbox.toml` of a folder, by name.
+fn sandbox_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, ConfigError> {
+    let read_err = |source| ConfigError::Read {
+        path: dir.into(),
+        source,
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let entry = entry.map_err(read_err)?;
+        let path = entry.path().join("sandbox.toml");
+        if entry.path().is_dir() && path.exists() {
+            found.push((entry.file_name().to_string_lossy().into_owned(), path));
+        }
+    }
+    Ok(found)
+}
+
+/// Keys of a sandbox file whose tables a sandbox that extends another
+/// merges entry by entry with its parent's; every other key it names
+/// replaces the parent's.
+const MERGED_TABLES: [&str; 3] = ["limits", "env", "commands"];
+/// Keys never inherited: a name belongs to one sandbox, and the parent's
+/// packages are already in the image a child's is built on.
+const OWN_KEYS: [&str; 3] = ["aliases", "extends", "packages"];
+
+/// Resolves `extends`, parents first.
+struct Loader<'a> {
+    files: &'a BTreeMap<String, PathBuf>,
+    defaults: &'a toml::Table,
+    /// Each loaded sandbox's file with its parents' keys merged in.
+    tables: BTreeMap<String, toml::Table>,
+    catalog: Catalog,
+}
+
+impl Loader<'_> {
+    /// Loads `name` (and what it extends) unless it is loaded; `chain` is
+    /// the sandboxes on the way, to refuse a loop.
+    fn resolve(&mut self, name: &str, chain: &mut Vec<String>) -> Result<(), ConfigError> {
+        if self.tables.contains_key(name) {
+            return Ok(());
+        }
+        let path = &self.files[name];
+        let own: toml::Table = parse(path)?;
+        let mut table = own.clone();
+        let parent = match own.get("extends") {
+            None => None,
+            Some(toml::Value::String(parent)) => Some(parent.clone()),
+            Some(_) => {
+                return Err(ConfigError::invalid(
+                    path,
+                    "field `extends` must be a sandbox's name",
+                ));
+            }
+        };
+        if let Some(parent) = &parent {
+            if !self.files.contains_key(parent) {
+                let known: Vec<&str> = self.files.keys().map(String::as_str).collect();
+                return Err(ConfigError::invalid(
+                    path,
+                    format!(
+                        "field `extends`: no sandbox is named {parent:?} (there are: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            chain.push(name.to_string());
+            if chain.contains(parent) {
+                chain.push(parent.clone());
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("field `extends` goes round: {}", chain.join(" extends ")),
+                ));
+            }
+            self.resolve(parent, chain)?;
+            chain.pop();
+            table = inherit(&self.tables[parent], own);
+        }
+        let inherited = match &parent {
+            Some(p) => self.catalog.sandboxes[p].all_packages.clone(),
+            None => Checked::default(),
+        };
+        let sandbox = load_one(name, path, table.clone(), self.defaults, &inherited)?;
+        self.tables.insert(name.to_string(), table);
+        self.catalog.sandboxes.insert(name.to_string(), sandbox);
+        Ok(())
+    }
+}
+
+/// `child`'s keys over `parent`'s (see [`MERGED_TABLES`], [`OWN_KEYS`]).
+fn inherit(parent: &toml::Table, child: toml::Table) -> toml::Table {
+    let mut merged = parent.clone();
+    for key in OWN_KEYS {
+        merged.remove(key);
+    }
+    for (key, value) in child {
+        match (merged.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(over))
+                if MERGED_TABLES.contains(&key.as_str()) =>
+            {
+                base.extend(over);
+            }
+            (_, value) => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    merged
+}
+
+/// `table` as a `T`; an error names the field at fault (of `path`).
+fn from_table<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        ConfigError::invalid(
+            path,
+            if field == "." {
+                inner
+            } else {
+                format!("field `{field}`: {inner}")
+            },
+        )
+    })
+}
+
 fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.into(),
@@ -398,14 +572,20 @@ fn plain_name(name: &str) -> bool {
         })
 }
 
-fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, ConfigError> {
+fn load_one(
+    name: &str,
+    path: &Path,
+    table: toml::Table,
+    defaults: &toml::Table,
+    inherited: &Checked,
+) -> Result<Sandbox, ConfigError> {
     if !plain_name(name) || name.contains(['+', '.']) {
         return Err(ConfigError::invalid(
             path,
             "the folder name must be lowercase letters, digits, - or _",
         ));
     }
-    let file: SandboxFile = parse(path)?;
+    let file: SandboxFile = from_table(table, path)?;
     let limits = Limits::merge(defaults, file.limits, path)?;
     let invalid = |message: String| ConfigError::invalid(path, message);
     if let Some(bad) = file.aliases.iter().find(|a| !plain_name(a)) {
@@ -440,6 +620,24 @@ fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, 
     if !file.workdir.starts_with('/') || file.workdir.split('/').any(|s| s == "..") {
         return Err(invalid("field `workdir` must be an absolute path".into()));
     }
+    let packages = file.packages.check(&file.language).map_err(invalid)?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let dockerfile = dir.join("Dockerfile").is_file();
+    if !packages.is_empty() && file.extends.is_none() {
+        return Err(invalid(
+            "field `packages` needs `extends`: packages are installed on the image of the \
+             sandbox it extends"
+                .into(),
+        ));
+    }
+    if !packages.is_empty() && dockerfile {
+        return Err(invalid(format!(
+            "field `packages`: {} replaces the image they would be installed on: remove the \
+             Dockerfile (the image is built from the parent's and the packages) or install them \
+             in it",
+            dir.join("Dockerfile").display()
+        )));
+    }
     Ok(Sandbox {
         name: name.into(),
         title: file.title,
@@ -451,6 +649,10 @@ fn load_one(name: &str, path: &Path, defaults: &toml::Table) -> Result<Sandbox, 
         prepare: file.prepare,
         commands: file.commands,
         limits,
+        dir,
+        extends: file.extends,
+        all_packages: packages.after(inherited),
+        packages,
         repository: DEFAULT_REPOSITORY.to_string(),
     })
 }
@@ -466,7 +668,7 @@ mod tests {
     #[test]
     fn the_repository_sandboxes_load() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
-        let catalog = Catalog::load(&dir).unwrap();
+        let catalog = Catalog::load(&[&dir]).unwrap();
         for name in ["python", "javascript", "sqlite", "c"] {
             assert!(catalog.get(name).is_some(), "{name} is missing");
         }
@@ -476,7 +678,7 @@ mod tests {
     #[test]
     fn an_operator_subset_keeps_those_sandboxes_and_their_aliases() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
-        let mut catalog = Catalog::load(&dir).unwrap();
+        let mut catalog = Catalog::load(&[&dir]).unwrap();
         catalog
             .keep_only(&["python".into(), "shell".into(), " ".into()])
             .unwrap();
@@ -497,7 +699,7 @@ mod tests {
                 &format!("{PY}[limits]\ntimeout_ms = 9000\n"),
             ),
         ]);
-        let catalog = Catalog::load(dir.path()).unwrap();
+        let catalog = Catalog::load(&[dir.path()]).unwrap();
         let limits = &catalog.get("py").unwrap().limits;
         assert_eq!((limits.timeout_ms, limits.memory_mb), (9000, 128));
         assert_eq!(limits.runtime, None, "an empty runtime is the default");
@@ -512,7 +714,7 @@ mod tests {
                 &PY.replace("language", "aliases = [\"python3\", \"python\"]\nlanguage"),
             ),
         ]);
-        let catalog = Catalog::load(dir.path()).unwrap();
+        let catalog = Catalog::load(&[dir.path()]).unwrap();
         assert_eq!(catalog.get("python3").unwrap().name, "py");
         assert_eq!(catalog.get("python").unwrap().name, "py");
         assert_eq!(
@@ -556,7 +758,7 @@ mod tests {
         ];
         for (text, want) in cases {
             let dir = folder(&[("defaults.toml", DEFAULTS), ("py/sandbox.toml", &text)]);
-            let err = Catalog::load(dir.path()).unwrap_err().to_string();
+            let err = Catalog::load(&[dir.path()]).unwrap_err().to_string();
             assert!(
                 err.contains("py/sandbox.toml") && err.contains(want),
                 "{err:?} lacks {want:?}"
@@ -572,8 +774,137 @@ mod tests {
             ("a/sandbox.toml", &with),
             ("b/sandbox.toml", &with),
         ]);
-        let err = Catalog::load(dir.path()).unwrap_err().to_string();
+        let err = Catalog::load(&[dir.path()]).unwrap_err().to_string();
         assert!(err.contains("also an alias of a"), "{err}");
+    }
+
+    #[test]
+    fn a_sandbox_that_extends_another_inherits_all_but_its_names_and_overrides_what_it_sets() {
+        let parent = format!(
+            "{}env = {{ A = \"1\", B = \"2\" }}\n{PY}[limits]\ntimeout_ms = 9000\nmemory_mb = 256\n",
+            "aliases = [\"py3\"]\n"
+        );
+        let child = "extends = \"py\"\ntitle = \"P with rich\"\naliases = [\"rich\"]\n\
+                     env = { B = \"3\" }\n[packages]\npip = [\"rich==13.7.1\"]\n\
+                     [limits]\nmemory_mb = 512\n";
+        let grandchild = "extends = \"py-rich\"\ntitle = \"P with more\"\n\
+                          [packages]\napt = [\"jq\"]\n";
+        let dir = folder(&[
+            ("defaults.toml", DEFAULTS),
+            ("py/sandbox.toml", &parent),
+            ("py/Dockerfile", "FROM debian:trixie-slim\n"),
+            ("py-rich/sandbox.toml", child),
+            ("py-more/sandbox.toml", grandchild),
+        ]);
+        let catalog = Catalog::load(&[dir.path()]).unwrap();
+        let s = catalog.get("rich").unwrap();
+        assert_eq!(
+            (s.name.as_str(), s.title.as_str()),
+            ("py-rich", "P with rich")
+        );
+        assert_eq!(
+            (s.language.as_str(), s.extends.as_deref()),
+            ("python", Some("py"))
+        );
+        assert_eq!(s.commands["run"].steps, [["python3", "main.py"]]);
+        assert_eq!((s.limits.timeout_ms, s.limits.memory_mb), (9000, 512));
+        assert_eq!(s.env["A"], "1");
+        assert_eq!(s.env["B"], "3");
+        assert_eq!(s.aliases, ["rich"], "the parent's aliases stay its own");
+        let more = catalog.get("py-more").unwrap();
+        assert!(more.aliases.is_empty());
+        assert_eq!(more.packages.apt, ["jq"]);
+        assert!(
+            more.packages.pip.is_empty(),
+            "the parent's are in its image"
+        );
+        let listed = more.info().packages;
+        assert_eq!(
+            (listed["pip"].as_slice(), listed["apt"].as_slice()),
+            (&["rich==13.7.1".to_string()][..], &["jq".to_string()][..])
+        );
+        let line: Vec<&str> = catalog
+            .lineage("py-more")
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(line, ["py", "py-rich", "py-more"]);
+    }
+
+    #[test]
+    fn extends_and_packages_are_refused_where_they_cannot_work() {
+        let ext =
+            |parent: &str, rest: &str| format!("extends = \"{parent}\"\ntitle = \"X\"\n{rest}");
+        let cases = [
+            (ext("cobol", ""), None, "no sandbox is named \"cobol\""),
+            (ext("x", ""), None, "goes round: x extends x"),
+            (ext("py", "[packages]\npip = [\"rich\"]\n"), None, "pinned"),
+            (
+                ext("py", "[packages]\nnpm = [\"lodash@4.17.21\"]\n"),
+                None,
+                "language is javascript",
+            ),
+            (
+                ext("py", "[packages]\npip = [\"rich==13.7.1\"]\n"),
+                Some("FROM x\n"),
+                "replaces the image",
+            ),
+            (
+                format!("{PY}[packages]\npip = [\"rich==13.7.1\"]\n"),
+                None,
+                "needs `extends`",
+            ),
+        ];
+        for (text, dockerfile, want) in cases {
+            let mut files = vec![
+                ("defaults.toml", DEFAULTS),
+                ("py/sandbox.toml", PY),
+                ("x/sandbox.toml", text.as_str()),
+            ];
+            if let Some(d) = dockerfile {
+                files.push(("x/Dockerfile", d));
+            }
+            let dir = folder(&files);
+            let err = Catalog::load(&[dir.path()]).unwrap_err().to_string();
+            assert!(
+                err.contains("x/sandbox.toml") && err.contains(want),
+                "{err:?} lacks {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sandboxes_come_from_several_folders_and_a_name_defined_twice_is_refused() {
+        let repo = folder(&[("defaults.toml", DEFAULTS), ("py/sandbox.toml", PY)]);
+        let own = folder(&[(
+            "mylib/sandbox.toml",
+            "extends = \"py\"\ntitle = \"Mine\"\n[packages]\npip = [\"rich==13.7.1\"]\n",
+        )]);
+        let catalog = Catalog::load(&[repo.path(), own.path()]).unwrap();
+        let mine = catalog.get("mylib").unwrap();
+        assert_eq!(mine.dir, own.path().join("mylib"));
+        assert_eq!(mine.limits.timeout_ms, 5000, "the first folder's defaults");
+
+        let twice = folder(&[("py/sandbox.toml", PY)]);
+        let err = Catalog::load(&[repo.path(), twice.path()])
+            .unwrap_err()
+            .to_string();
+        let (a, b) = (
+            repo.path().join("py/sandbox.toml"),
+            twice.path().join("py/sandbox.toml"),
+        );
+        assert!(
+            err.contains(&*a.to_string_lossy()) && err.contains(&*b.to_string_lossy()),
+            "{err}"
+        );
+        let defaults = folder(&[("defaults.toml", DEFAULTS), ("other/sandbox.toml", PY)]);
+        let err = Catalog::load(&[repo.path(), defaults.path()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("only the first sandboxes folder's defaults.toml"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -582,7 +913,7 @@ mod tests {
             ("defaults.toml", &DEFAULTS.replace("nofile = 64\n", "")),
             ("py/sandbox.toml", PY),
         ]);
-        let err = Catalog::load(dir.path()).unwrap_err().to_string();
+        let err = Catalog::load(&[dir.path()]).unwrap_err().to_string();
         assert!(
             err.contains("defaults.toml") && err.contains("`nofile`"),
             "{err}"

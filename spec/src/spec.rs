@@ -175,7 +175,11 @@ mod tests {
 
     fn python() -> Sandbox {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
-        let mut s = Catalog::load(&dir).unwrap().get("python").unwrap().clone();
+        let mut s = Catalog::load(&[&dir])
+            .unwrap()
+            .get("python")
+            .unwrap()
+            .clone();
         s.limits.memory_mb = 100;
         s.limits.tmpfs_mb = 8;
         s.limits.pids = 32;

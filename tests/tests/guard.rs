@@ -182,7 +182,7 @@ fn assert_refused(a: &Answer, status: u16, rule: &str, says: &str) {
 }
 
 fn python() -> Sandbox {
-    let catalog = Catalog::load(&root().join("sandboxes")).expect("the sandboxes load");
+    let catalog = Catalog::load(&[root().join("sandboxes")]).expect("the sandboxes load");
     catalog.get("python").expect("python").clone()
 }
 

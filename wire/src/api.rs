@@ -98,4 +98,9 @@ pub struct SandboxInfo {
     /// The entry file name of the `run` command (or the first command).
     pub entry: String,
     pub example: String,
+    /// The packages its image adds to its language's own, by ecosystem
+    /// (`pip`, `npm`, `cargo`, `apt`), each as its `sandbox.toml` pins it;
+    /// left out when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub packages: BTreeMap<String, Vec<String>>,
 }

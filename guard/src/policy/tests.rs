@@ -7,7 +7,7 @@ use super::*;
 
 fn policy() -> Policy {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
-    Policy::new(Catalog::load(&dir).unwrap(), "docs", UidRange::DEFAULT)
+    Policy::new(Catalog::load(&[&dir]).unwrap(), "docs", UidRange::DEFAULT)
 }
 
 /// A UID of the default run range.
@@ -251,7 +251,7 @@ fn only_sandbox_images_may_be_inspected() {
 #[test]
 fn the_operators_repository_and_runtime_are_part_of_the_spec() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
-    let mut catalog = Catalog::load(&dir).unwrap();
+    let mut catalog = Catalog::load(&[&dir]).unwrap();
     catalog.set_repository("registry.example/sb");
     catalog.set_runtime("runsc");
     let p = Policy::new(catalog, "docs", UidRange::DEFAULT);
@@ -317,7 +317,7 @@ fn each_container_may_run_as_any_uid_of_the_run_range_and_as_no_other_user() {
 fn the_operators_run_range_is_the_one_judged() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
     let p = Policy::new(
-        Catalog::load(&dir).unwrap(),
+        Catalog::load(&[&dir]).unwrap(),
         "docs",
         "70000-70999".parse().unwrap(),
     );

@@ -200,7 +200,7 @@ mod tests {
 
     fn limits() -> Limits {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
-        let mut limits = crate::sandbox::Catalog::load(&dir)
+        let mut limits = crate::sandbox::Catalog::load(&[&dir])
             .unwrap()
             .get("python")
             .unwrap()

@@ -7,11 +7,17 @@
 //! certificates a Dockerfile may `COPY host-ca.crt` are in the context but
 //! not in the hash: they let a build reach a registry through a network
 //! that inspects TLS, and are no part of what the image is.
+//!
+//! A sandbox that `extends` another has no Dockerfile: its recipe is made
+//! here, the parent's image and one step per ecosystem of its `[packages]`
+//! (see [`packages_dockerfile`]), and names the parent's definition hash,
+//! so that a rebuilt parent rebuilds it too.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use snipbox_spec::packages::Checked;
 use snipbox_wire::agent::{USERS_DIR, USERS_IMAGE_DIR};
 
 use crate::engine::spec::AGENT;
@@ -64,19 +70,34 @@ impl Definition {
     /// Reads the sandbox folder `dir`, whose `Dockerfile` must exist, and
     /// adds `agent` (the binary's bytes).
     pub fn read(dir: &Path, agent: &[u8]) -> Result<Definition, ContextError> {
-        let read_err = |path: &Path| {
-            let path = path.to_owned();
-            move |source| ContextError::Read { path, source }
-        };
         let dockerfile_path = dir.join("Dockerfile");
         let dockerfile =
             std::fs::read_to_string(&dockerfile_path).map_err(read_err(&dockerfile_path))?;
+        Self::with_dockerfile(dir, &dockerfile, agent)
+    }
+
+    /// The definition of a sandbox in `dir` that extends `parent` (its
+    /// image, and its definition's hash) and adds `packages`.
+    pub fn extending(
+        dir: &Path,
+        parent: (&str, &str),
+        packages: &Checked,
+        agent: &[u8],
+    ) -> Result<Definition, ContextError> {
+        Self::with_dockerfile(dir, &packages_dockerfile(parent, packages), agent)
+    }
+
+    fn with_dockerfile(
+        dir: &Path,
+        dockerfile: &str,
+        agent: &[u8],
+    ) -> Result<Definition, ContextError> {
         let mut entries = Vec::new();
         walk(dir, "", &mut entries).map_err(read_err(dir))?;
         entries.push(Entry {
             path: RECIPE.into(),
             mode: 0o644,
-            data: recipe(&dockerfile).into_bytes(),
+            data: recipe(dockerfile).into_bytes(),
         });
         entries.push(Entry {
             path: AGENT_FILE.into(),
@@ -86,7 +107,7 @@ impl Definition {
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Definition {
             hash: hash(&entries),
-            bases: bases(&dockerfile),
+            bases: bases(dockerfile),
             entries,
         })
     }
@@ -113,6 +134,147 @@ impl Definition {
         }
         tar.into_inner()
     }
+}
+
+fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> ContextError {
+    let path = path.to_owned();
+    move |source| ContextError::Read { path, source }
+}
+
+/// Where the pip, npm and cargo steps keep what the image needs of them.
+const PACKAGES_DIR: &str = "/usr/local/lib/snipbox";
+
+/// The Dockerfile of a sandbox that extends the image `parent.0` (whose
+/// definition hash is `parent.1`): the parent's image, the image's user
+/// database back in `/etc` while packages install (the recipe's end moves
+/// it out again), then a step per ecosystem. Each step installs the tool it
+/// needs and removes it again in the same layer, so the image holds the
+/// packages and not pip, npm or cargo; the run has no network and cannot
+/// install anything. Entries were checked when the catalog loaded
+/// ([`snipbox_spec::packages`]): they are plain words, quoted here anyway.
+fn packages_dockerfile(parent: (&str, &str), packages: &Checked) -> String {
+    let (image, hash) = parent;
+    let quoted = |list: &[String]| {
+        list.iter()
+            .map(|p| format!("'{p}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = format!(
+        "# The image of the sandbox this one extends (definition {hash}) and the\n\
+         # packages its sandbox.toml adds.\n\
+         FROM {image}\n\
+         USER 0:0\n\
+         RUN rm -f /etc/passwd /etc/group \\\n \
+          && mv {USERS_IMAGE_DIR}/passwd {USERS_IMAGE_DIR}/group /etc/\n\
+         ENV DEBIAN_FRONTEND=noninteractive\n"
+    );
+    // pip, npm and cargo reach their registries through whatever inspects
+    // TLS on the building machine's network; apt's mirror is plain HTTP.
+    let registries =
+        !(packages.pip.is_empty() && packages.npm.is_empty() && packages.cargo.is_empty());
+    if registries {
+        out += "COPY host-ca.crt /tmp/host-ca.crt\n";
+    }
+    if !packages.apt.is_empty() {
+        out += &format!(
+            "RUN apt-get update \\\n \
+              && apt-get install -y --no-install-recommends {} \\\n \
+              && rm -rf /var/lib/apt/lists/*\n",
+            quoted(&packages.apt)
+        );
+    }
+    let tool_step = |tool: &str, install: String| {
+        // The tool goes again unless the image had it already.
+        format!(
+            "RUN if [ -s /tmp/host-ca.crt ]; then export PIP_CERT=/tmp/host-ca.crt \
+             NODE_EXTRA_CA_CERTS=/tmp/host-ca.crt CARGO_HTTP_CAINFO=/tmp/host-ca.crt; fi \\\n \
+              && added=$(dpkg -s {tool} >/dev/null 2>&1 || echo {tool}) \\\n \
+              && apt-get update && apt-get install -y --no-install-recommends {tool} \\\n \
+              && {install} \\\n \
+              && if [ -n \"$added\" ]; then apt-get purge -y --auto-remove $added; fi \\\n \
+              && rm -rf /var/lib/apt/lists/* /root/.cache /root/.npm /tmp/cargo-home\n"
+        )
+    };
+    if !packages.pip.is_empty() {
+        out += &tool_step(
+            "python3-pip",
+            format!(
+                "python3 -m pip install --no-cache-dir --break-system-packages \
+                 --root-user-action=ignore --no-warn-script-location {}",
+                quoted(&packages.pip)
+            ),
+        );
+    }
+    if !packages.npm.is_empty() {
+        // Node looks for packages in each folder's node_modules up to /,
+        // for `require` and `import` alike: /node_modules serves the work
+        // dir's program.
+        out += &tool_step(
+            "npm",
+            format!(
+                "mkdir -p {PACKAGES_DIR}/npm && cd {PACKAGES_DIR}/npm \\\n \
+                  && npm install --no-audit --no-fund --no-update-notifier --save-exact {} \\\n \
+                  && ln -sfn {PACKAGES_DIR}/npm/node_modules /node_modules",
+                quoted(&packages.npm)
+            ),
+        );
+    }
+    if !packages.cargo.is_empty() {
+        out += &tool_step("cargo", cargo_install(packages));
+    }
+    if registries {
+        out += "RUN rm -f /tmp/host-ca.crt\n";
+    }
+    out
+}
+
+/// Compiles the crates once (a cargo project depending on them) and writes
+/// the arguments that let `rustc` link a program against them:
+/// `{PACKAGES_DIR}/rustc.args`, which the rust sandbox's compile step
+/// reads (`rustc @…`), so a run compiles only the reader's program.
+fn cargo_install(packages: &Checked) -> String {
+    let project = format!("{PACKAGES_DIR}/cargo");
+    let deps = format!("{project}/target/debug/deps");
+    let mut manifest = vec![
+        "[package]".to_string(),
+        "name = \"snipbox-crates\"".into(),
+        "version = \"0.0.0\"".into(),
+        "edition = \"2021\"".into(),
+        "[profile.dev]".into(),
+        "debug = false".into(),
+        "[dependencies]".into(),
+    ];
+    for c in &packages.cargo {
+        let features: Vec<String> = c.features.iter().map(|f| format!("\"{f}\"")).collect();
+        manifest.push(format!(
+            "{} = {{ version = \"={}\", default-features = {}, features = [{}] }}",
+            c.name,
+            c.version,
+            c.default_features,
+            features.join(", ")
+        ));
+    }
+    let lines: Vec<String> = manifest.iter().map(|l| format!("'{l}'")).collect();
+    let mut args = format!("printf '%s\\n' -L 'dependency={deps}'");
+    for c in &packages.cargo {
+        let lib = c.rust_name();
+        // Exactly one build of each crate the program may name.
+        args += &format!(
+            " && set -- {deps}/lib{lib}-*.rlib && [ $# = 1 ] && [ -e \"$1\" ] \
+             || {{ echo \"crate {lib}: no single build in {deps}\" >&2; exit 1; }}; \
+             printf '%s\\n' --extern \"{lib}=$1\""
+        );
+    }
+    format!(
+        "mkdir -p {project}/src && cd {project} && : > src/lib.rs \\\n \
+          && printf '%s\\n' {} > Cargo.toml \\\n \
+          && CARGO_HOME=/tmp/cargo-home cargo build \\\n \
+          && {{ {args}; }} > {PACKAGES_DIR}/rustc.args \\\n \
+          && rm -rf target/debug/build target/debug/incremental target/debug/.fingerprint \\\n \
+          && chmod -R a+rX {PACKAGES_DIR}",
+        lines.join(" ")
+    )
 }
 
 /// Every regular file under `dir`, its path relative to the sandbox folder

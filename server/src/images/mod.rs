@@ -2,7 +2,8 @@
 //! `docker` CLI), each only when it is missing or its definition changed.
 //! An image records the content hash of its definition as the label
 //! `snipbox.definition` (see [`context`]): an unchanged sandbox is never
-//! rebuilt, a changed one always is. Base images are looked up, pulled
+//! rebuilt, a changed one always is. A sandbox that extends another is
+//! built on its parent's image, after it. Base images are looked up, pulled
 //! where a registry answers, and otherwise named with the fix. Progress is
 //! plain lines a person can follow in a deploy log.
 //!
@@ -29,6 +30,7 @@ pub use context::{ContextError, Definition, bases};
 use crate::engine::client::Call;
 use crate::engine::spec::LABEL_SANDBOX;
 use crate::engine::{Engine, EngineError};
+use crate::sandbox::Sandbox;
 
 /// Label with the content hash of the definition an image was built from.
 pub const LABEL_DEFINITION: &str = "snipbox.definition";
@@ -38,10 +40,10 @@ const TAIL_LINES: usize = 40;
 /// What to build, and with what.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// The sandboxes folder.
-    pub dir: PathBuf,
-    /// Each sandbox's name and image, in build order.
-    pub sandboxes: Vec<(String, String)>,
+    /// The sandboxes folders, for the first line of the log.
+    pub dirs: String,
+    /// The sandboxes to build, each after the one it extends.
+    pub sandboxes: Vec<Sandbox>,
     /// The agent binary every image gets.
     pub agent: PathBuf,
     /// What a Dockerfile's `COPY host-ca.crt` gets (`None`: empty).
@@ -130,25 +132,26 @@ pub async fn build_all(engine: &Engine, plan: &Plan) -> Result<Vec<Report>, Imag
         })?,
         None => Vec::new(),
     };
-    let builder = Builder {
+    let mut builder = Builder {
         docker: engine.docker().await?,
         engine,
         plan,
         agent,
         ca,
+        hashes: HashMap::new(),
     };
     println!(
         "snipbox images: {} sandbox{} from {}, agent {} ({} KB), engine {}",
         plan.sandboxes.len(),
         if plan.sandboxes.len() == 1 { "" } else { "es" },
-        plan.dir.display(),
+        plan.dirs,
         plan.agent.display(),
         builder.agent.len() / 1000,
         engine.address()
     );
     let mut reports = Vec::new();
-    for (name, image) in &plan.sandboxes {
-        reports.push(builder.one(name, image).await?);
+    for sandbox in &plan.sandboxes {
+        reports.push(builder.one(sandbox).await?);
     }
     Ok(reports)
 }
@@ -185,22 +188,28 @@ struct Builder<'a> {
     plan: &'a Plan,
     agent: Vec<u8>,
     ca: Vec<u8>,
+    /// The definition hash of each sandbox seen so far, by name.
+    hashes: HashMap<String, String>,
 }
 
 impl Builder<'_> {
-    async fn one(&self, name: &str, image: &str) -> Result<Report, ImagesError> {
-        let dir = self.plan.dir.join(name);
+    async fn one(&mut self, sandbox: &Sandbox) -> Result<Report, ImagesError> {
+        let (name, image) = (sandbox.name.as_str(), sandbox.image());
+        let image = image.as_str();
         let report = |outcome, size_bytes| Report {
             sandbox: name.into(),
             image: image.into(),
             outcome,
             size_bytes,
         };
-        if !dir.join("Dockerfile").is_file() {
-            println!("{name}: no Dockerfile in {}: skipped", dir.display());
+        let Some(definition) = self.definition(sandbox)? else {
+            println!(
+                "{name}: no Dockerfile in {}: skipped",
+                sandbox.dir.display()
+            );
             return Ok(report(Outcome::Skipped, 0));
-        }
-        let definition = Definition::read(&dir, &self.agent)?;
+        };
+        self.hashes.insert(name.into(), definition.hash.clone());
         let current = self.inspect(image).await?;
         let reason = match &current {
             Some(found) if label(found, LABEL_DEFINITION) == Some(&definition.hash) => {
@@ -229,6 +238,34 @@ impl Builder<'_> {
         let secs = started.elapsed().as_secs_f64();
         println!("{name}: built in {secs:.1} s, {} MB", size / 1_000_000);
         Ok(report(Outcome::Built(secs), size))
+    }
+
+    /// What the sandbox's image is made of: its folder's Dockerfile, or
+    /// the image of the sandbox it extends (built earlier in the plan) and
+    /// its packages; `None` when it has neither.
+    fn definition(&self, sandbox: &Sandbox) -> Result<Option<Definition>, ImagesError> {
+        if sandbox.dir.join("Dockerfile").is_file() {
+            return Ok(Some(Definition::read(&sandbox.dir, &self.agent)?));
+        }
+        let Some(parent) = sandbox.extends.as_deref() else {
+            return Ok(None);
+        };
+        let of_parent = self.plan.sandboxes.iter().find(|s| s.name == parent);
+        match (of_parent, self.hashes.get(parent)) {
+            (Some(p), Some(hash)) => Ok(Some(Definition::extending(
+                &sandbox.dir,
+                (&p.image(), hash),
+                &sandbox.packages,
+                &self.agent,
+            )?)),
+            // The plan puts a parent first; one without an image of its
+            // own (no Dockerfile) leaves nothing to build on.
+            _ => Err(ImagesError::Failed {
+                sandbox: sandbox.name.clone(),
+                message: format!("the sandbox it extends, {parent}, has no image to build on"),
+                tail: String::new(),
+            }),
+        }
     }
 
     /// The image, or `None` when the engine has none of that name.
@@ -276,7 +313,7 @@ impl Builder<'_> {
 
     async fn build(&self, name: &str, image: &str, def: &Definition) -> Result<(), ImagesError> {
         let context = def.context(&self.ca).map_err(|source| ContextError::Read {
-            path: self.plan.dir.join(name),
+            path: name.into(),
             source,
         })?;
         let labels = HashMap::from([(LABEL_SANDBOX, name), (LABEL_DEFINITION, def.hash.as_str())]);

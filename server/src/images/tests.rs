@@ -156,3 +156,83 @@ fn a_missing_debian_base_names_the_bootstrap_script() {
     );
     assert!(base_fix("alpine:3").contains("docker load"));
 }
+
+#[test]
+fn a_sandbox_that_extends_another_is_its_parents_image_and_its_packages() {
+    use snipbox_spec::packages::{Crate, CrateEntry, Packages};
+    let dir = folder(&[("sandbox.toml", "")]);
+    let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let python = |pip: &[&str]| {
+        Packages {
+            pip: strings(pip),
+            apt: strings(&["jq"]),
+            ..Packages::default()
+        }
+        .check("python")
+        .unwrap()
+    };
+    let rich = python(&["rich==13.7.1"]);
+    let def = |parent_hash: &str, p| {
+        Definition::extending(dir.path(), ("snipbox/python:latest", parent_hash), p, b"A").unwrap()
+    };
+    let first = def("sha256:1", &rich);
+    assert_eq!(first.bases, ["snipbox/python:latest"]);
+    assert_eq!(first.hash, def("sha256:1", &rich).hash, "stable");
+    assert_ne!(first.hash, def("sha256:2", &rich).hash, "a rebuilt parent");
+    let other = python(&["rich==13.7.0"]);
+    assert_ne!(first.hash, def("sha256:1", &other).hash, "a changed list");
+
+    let tar = first.context(b"").unwrap();
+    let mut archive = tar::Archive::new(tar.as_slice());
+    let recipe = archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find_map(|mut e| {
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            (path == ".snipbox/Dockerfile").then_some(text)
+        })
+        .unwrap();
+    assert!(
+        recipe.starts_with("# The image of the sandbox this one extends (definition sha256:1)"),
+        "{recipe}"
+    );
+    for want in [
+        "FROM snipbox/python:latest\n",
+        "apt-get install -y --no-install-recommends 'jq'",
+        "pip install --no-cache-dir --break-system-packages",
+        "'rich==13.7.1'",
+        "apt-get purge -y --auto-remove $added",
+        "ENTRYPOINT [\"/usr/local/bin/snipbox-agent\"]",
+    ] {
+        assert!(recipe.contains(want), "{want:?} missing from\n{recipe}");
+    }
+    assert!(!recipe.contains("npm install") && !recipe.contains("cargo build"));
+
+    let crates = Packages {
+        cargo: vec![
+            CrateEntry::Plain("itertools@0.13.0".into()),
+            CrateEntry::Table(Crate {
+                name: "serde".into(),
+                version: "1.0.210".into(),
+                features: strings(&["derive"]),
+                default_features: false,
+            }),
+        ],
+        ..Packages::default()
+    }
+    .check("rust")
+    .unwrap();
+    let recipe =
+        String::from_utf8(def("sha256:1", &crates).context(b"").unwrap()).unwrap_or_default();
+    assert!(
+        recipe.contains(
+            "itertools = { version = \"=0.13.0\", default-features = true, features = [] }"
+        ) && recipe.contains(
+            "serde = { version = \"=1.0.210\", default-features = false, features = [\"derive\"] }"
+        ) && recipe.contains("--extern \"itertools=$1\""),
+        "{recipe}"
+    );
+}

@@ -87,7 +87,7 @@ impl Warm for FakeContainer {
 
 fn spec() -> ContainerSpec {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
-    ContainerSpec::new(Catalog::load(&dir).unwrap().get("python").unwrap())
+    ContainerSpec::new(Catalog::load(&[&dir]).unwrap().get("python").unwrap())
 }
 
 fn pool(fake: &Arc<Fake>, min: usize, max: usize, budget: &Arc<Budget>) -> Pool<Fake> {

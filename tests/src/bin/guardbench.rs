@@ -59,7 +59,7 @@ async fn rates(
     concurrency: usize,
     each: usize,
 ) -> (f64, f64) {
-    let catalog = Catalog::load(&root().join("sandboxes")).expect("sandboxes load");
+    let catalog = Catalog::load(&[root().join("sandboxes")]).expect("sandboxes load");
     let python = catalog.get("python").expect("python").clone();
     let force = RemoveContainerOptionsBuilder::new().force(true).build();
     let workers = (0..concurrency).map(|w| {

@@ -10,6 +10,11 @@
 //! server whose only sandbox is this one, its pool on. Target: p50 <= floor + 20 ms or
 //! <= 1.2 x floor, whichever is larger.
 //!
+//! The example sandboxes that extend one with packages
+//! (`examples/sandboxes`) have rows too: a package must not make a run
+//! slower than its own work (the Rust row with a crate, rust-itertools,
+//! compiles only the example against the crate the image compiled).
+//!
 //! `sandboxbench [NAME ...]` measures only those sandboxes.
 
 use std::time::{Duration, Instant};
@@ -188,12 +193,32 @@ fn warm(metrics: &str, name: &str) -> usize {
 }
 
 /// A sandboxes folder holding only `name` (and the defaults).
-fn only(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let src = root().join("sandboxes");
-    std::fs::copy(src.join("defaults.toml"), dir.path().join("defaults.toml")).expect("copy");
-    std::os::unix::fs::symlink(src.join(name), dir.path().join(name)).expect("symlink");
-    dir
+/// The repository's sandboxes and the example sandboxes that extend them
+/// with packages (`examples/sandboxes`), as `SNIPBOX_SANDBOXES` lists them.
+fn folders() -> String {
+    let root = root();
+    format!(
+        "{}:{}",
+        root.join("sandboxes").display(),
+        root.join("examples/sandboxes").display()
+    )
+}
+
+/// Builds the images of the example sandboxes that are missing or out of
+/// date (`make images` builds only the repository's).
+fn build_examples(catalog: &Catalog) {
+    let examples: Vec<&str> = catalog
+        .iter()
+        .filter(|s| s.extends.is_some())
+        .map(|s| s.name.as_str())
+        .collect();
+    let status = std::process::Command::new(snipbox_tests::server_binary())
+        .current_dir(root())
+        .args(["images", "--only", &examples.join(",")])
+        .env("SNIPBOX_SANDBOXES", folders())
+        .status()
+        .expect("snipbox images runs");
+    assert!(status.success(), "the example sandboxes' images build");
 }
 
 struct Paced {
@@ -204,8 +229,10 @@ struct Paced {
 }
 
 async fn through_server(s: &Sandbox, want: &str) -> Paced {
-    let dir = only(&s.name);
-    let server = Server::start(&[("SNIPBOX_SANDBOXES", dir.path().to_str().expect("utf-8"))]);
+    let server = Server::start(&[
+        ("SNIPBOX_SANDBOXES", &folders()),
+        ("SNIPBOX_SANDBOXES_ONLY", &s.name),
+    ]);
     let started = Instant::now();
     while warm(&server.metrics().await, &s.name) < s.limits.pool_min.max(1) {
         assert!(
@@ -251,7 +278,9 @@ async fn through_server(s: &Sandbox, want: &str) -> Paced {
 
 #[tokio::main]
 async fn main() {
-    let catalog = Catalog::load(&root().join("sandboxes")).expect("the sandboxes load");
+    let catalog = Catalog::load(&[root().join("sandboxes"), root().join("examples/sandboxes")])
+        .expect("the sandboxes load");
+    build_examples(&catalog);
     let only_these: Vec<String> = std::env::args().skip(1).collect();
     let mut rows = Vec::new();
     let (mut failures, mut leaked) = (0, 0);

@@ -4,7 +4,8 @@
 //! `images` service builds the sandbox images and exits, the server starts
 //! once that has succeeded, `/v1/health` turns ok and a Python run through
 //! the published port works. A second deploy builds nothing; a change to
-//! one sandbox's file rebuilds that image only.
+//! one sandbox's file rebuilds that image only; an operator's own sandbox
+//! from a folder on the host (`SNIPBOX_OWN_SANDBOXES`) is built and served.
 //!
 //! The deployments serve two sandboxes (SNIPBOX_SANDBOXES_ONLY): building
 //! all of them takes far longer than the rest of the tests. The engine's
@@ -86,6 +87,8 @@ struct Deployment<'a> {
     project: String,
     port: u16,
     _open: Option<OpenBridge>,
+    /// Variables a person set in the resource's settings, over the test's.
+    settings: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// This machine's firewall drops traffic forwarded between containers on
@@ -158,7 +161,16 @@ impl<'a> Deployment<'a> {
             project,
             port,
             _open: open,
+            settings: std::sync::Mutex::default(),
         }
+    }
+
+    /// Sets a variable of the deployment, as in Coolify's settings.
+    fn set(&self, name: &str, value: &str) {
+        self.settings
+            .lock()
+            .unwrap()
+            .push((name.into(), value.into()));
     }
 
     fn compose(&self, args: &[&str]) -> Output {
@@ -185,6 +197,7 @@ impl<'a> Deployment<'a> {
             .env("SNIPBOX_SANDBOXES_ONLY", SANDBOXES)
             .env("SNIPBOX_INSTANCE", &self.project)
             .env("SNIPBOX_BUILD_NETWORK", "host")
+            .envs(self.settings.lock().unwrap().clone())
             .output()
             .expect("docker compose runs")
     }
@@ -263,6 +276,17 @@ impl<'a> Deployment<'a> {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         python_prints(&base, "print(6 * 7)", "42\n").await;
+    }
+
+    /// The answer to a run of `code` in `sandbox`, through the port.
+    async fn exec(&self, sandbox: &str, code: &str) -> serde_json::Value {
+        let resp = client()
+            .post(format!("http://127.0.0.1:{}/v1/exec", self.port))
+            .json(&request(sandbox, code))
+            .send()
+            .await
+            .unwrap();
+        resp.json().await.unwrap()
     }
 
     /// `down`: the server stops and removes its containers.
@@ -345,14 +369,31 @@ async fn compose_up_builds_everything_then_nothing_then_only_what_changed() {
     );
     assert_eq!(deploy.image_id("snipbox/python:latest"), python);
     deploy.serves().await;
-    let resp = client()
-        .post(format!("http://127.0.0.1:{}/v1/exec", deploy.port))
-        .json(&request("bash", "echo $SNIPBOX_DEPLOYED"))
-        .send()
-        .await
-        .unwrap();
-    let answer: serde_json::Value = resp.json().await.unwrap();
+    let answer = deploy.exec("bash", "echo $SNIPBOX_DEPLOYED").await;
     assert_eq!(answer["stdout"], "again\n", "{answer}");
+
+    // An operator's own sandbox, from a folder on the host outside the
+    // checkout: built on bash's image with its package, and served.
+    let own = tempfile::tempdir().unwrap();
+    std::fs::create_dir(own.path().join("bash-jq")).unwrap();
+    std::fs::copy(
+        root().join("examples/sandboxes/bash-jq/sandbox.toml"),
+        own.path().join("bash-jq/sandbox.toml"),
+    )
+    .unwrap();
+    deploy.set("SNIPBOX_OWN_SANDBOXES", own.path().to_str().unwrap());
+    deploy.set("SNIPBOX_SANDBOXES_ONLY", &format!("{SANDBOXES},bash-jq"));
+    let (log, _) = deploy.up();
+    assert_eq!(
+        built_and_unchanged(&log),
+        (strings(&["bash-jq"]), strings(&["bash", "python"])),
+        "{log}"
+    );
+    deploy.serves().await;
+    let answer = deploy
+        .exec("bash-jq", "echo '[1, 2, 3]' | jq -c 'map(. * 2)'")
+        .await;
+    assert_eq!(answer["stdout"], "[2,4,6]\n", "{answer}");
     deploy.down();
 }
 

@@ -9,6 +9,7 @@ mod files;
 mod hostile;
 mod kernel;
 mod lifecycle;
+mod packages;
 mod pool;
 mod sandboxes;
 mod stream;
