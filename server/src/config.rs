@@ -42,22 +42,26 @@ pub enum Cmd {
 /// `snipbox images`: what to build and with what.
 #[derive(Debug, Clone, Args)]
 pub struct ImagesArgs {
-    /// Only these sandboxes (names or aliases, comma-separated); default:
-    /// `--sandboxes-only`, else every sandbox.
+    /// Only these sandboxes (names or aliases, comma-separated), and those
+    /// they extend (default: `--sandboxes-only`, else every sandbox).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
-    /// The agent binary every sandbox image gets (a static, musl build).
+    /// The agent binary every sandbox image gets: a static (musl) build; a
+    /// dynamically linked one is refused.
     #[arg(
         long,
         env = "SNIPBOX_AGENT",
         default_value = "target/x86_64-unknown-linux-musl/release/snipbox-agent"
     )]
     pub agent: std::path::PathBuf,
-    /// Certificates a sandbox Dockerfile may `COPY host-ca.crt` (default:
-    /// `SSL_CERT_FILE`, else the system bundle, else an empty file).
+    /// Certificates a sandbox Dockerfile may `COPY host-ca.crt`, and pip,
+    /// npm and cargo packages are fetched with, for networks that inspect
+    /// TLS; not part of the definition hash (default: `SSL_CERT_FILE`, else
+    /// `/etc/ssl/certs/ca-certificates.crt`, else an empty file).
     #[arg(long, env = "SNIPBOX_HOST_CA")]
     pub host_ca: Option<std::path::PathBuf>,
-    /// Network of the build steps' containers (default: the engine's).
+    /// Network of the build steps' containers: `host` where the engine's
+    /// bridge has no way out (default: the engine's).
     #[arg(long, env = "SNIPBOX_BUILD_NETWORK")]
     pub network: Option<String>,
 }
@@ -72,8 +76,9 @@ pub struct Config {
         global = true
     )]
     pub listen: SocketAddr,
-    /// Folders of sandbox definitions, separated by `:` (the first holds
-    /// `defaults.toml`; an operator's own sandboxes may live in another).
+    /// Folders of sandbox definitions, separated by `:`: the first holds
+    /// `defaults.toml`, and a name defined twice is refused (an operator's
+    /// own folder of sandboxes: docs/packages.md).
     #[arg(
         long,
         env = "SNIPBOX_SANDBOXES",
@@ -82,8 +87,9 @@ pub struct Config {
         global = true
     )]
     pub sandboxes: Vec<PathBuf>,
-    /// Serve (and build) only these sandboxes: names or aliases,
-    /// comma-separated; empty serves every sandbox of `--sandboxes`.
+    /// Serve (and, for `snipbox images`, build) only these sandboxes: names
+    /// or aliases, comma-separated; for small deployments (default: every
+    /// sandbox).
     #[arg(
         long,
         env = "SNIPBOX_SANDBOXES_ONLY",
@@ -107,9 +113,11 @@ pub struct Config {
         global = true
     )]
     pub static_dir: PathBuf,
-    /// Name of this server on the engine: its containers carry it as a
-    /// label, and start-up removes leftovers with the same name. Give each
-    /// deployment its own (the server warns when it keeps the default).
+    /// This deployment's name on the engine: its containers carry the label
+    /// `snipbox.instance=NAME`, and start-up removes leftovers with it
+    /// (docs/deploy.md, rolling updates). Give each deployment its own: the
+    /// compose files use the compose project's name, and the server warns
+    /// when it keeps the default.
     #[arg(
         long,
         env = "SNIPBOX_INSTANCE",
@@ -117,10 +125,11 @@ pub struct Config {
         global = true
     )]
     pub instance: String,
-    /// The UIDs runs get, FIRST-LAST: each container runs as one of its
-    /// own (UID and GID), so no two runs and no host account share a
-    /// per-user kernel quota. Keep it clear of host accounts, and give two
-    /// deployments on one engine disjoint ranges.
+    /// The UIDs runs get, FIRST-LAST within 65536-2147483646: each
+    /// container runs as one of its own (UID and GID), so no two runs and no
+    /// host account share a per-user kernel quota (docs/isolation.md). Keep
+    /// it clear of host accounts, and give two deployments on one engine
+    /// disjoint ranges.
     #[arg(
         long,
         env = "SNIPBOX_RUN_UIDS",
@@ -136,17 +145,17 @@ pub struct Config {
     /// sandbox's `memory_mb` fits.
     #[arg(long, env = "SNIPBOX_MAX_RUN_MEMORY_MB", global = true)]
     pub max_run_memory_mb: Option<u32>,
-    /// OCI runtime for every sandbox (e.g. `runsc`), overriding their
-    /// `runtime` limit.
+    /// OCI runtime for every sandbox, e.g. `runsc` (gVisor) (default: each
+    /// sandbox's `runtime`).
     #[arg(long, env = "SNIPBOX_RUNTIME", global = true)]
     pub runtime: Option<String>,
-    /// Requests waiting for a run slot before 429 is answered.
+    /// Requests waiting for a run slot; past it, 429.
     #[arg(long, env = "SNIPBOX_MAX_QUEUE", default_value_t = 32, global = true)]
     pub max_queue: usize,
-    /// Largest request body in bytes.
+    /// Largest request body, bytes (413 past it).
     #[arg(long, env = "SNIPBOX_MAX_BODY", default_value_t = 512 * 1024, global = true)]
     pub max_body: usize,
-    /// Connections served at once; more wait to be accepted.
+    /// Connections served at once; more wait in the kernel's backlog.
     #[arg(
         long,
         env = "SNIPBOX_MAX_CONNECTIONS",
@@ -172,8 +181,8 @@ pub struct Config {
         global = true
     )]
     pub write_timeout_ms: u64,
-    /// Connections from one client address at once (0: no cap); trusted
-    /// proxies (--trusted-proxies) have none, as they carry many clients.
+    /// Connections from one address at once (0: no cap); trusted proxies
+    /// have none, as they carry many clients; one over it is closed at once.
     #[arg(
         long,
         env = "SNIPBOX_MAX_CONNECTIONS_PER_CLIENT",
@@ -181,8 +190,8 @@ pub struct Config {
         global = true
     )]
     pub max_connections_per_client: usize,
-    /// Request bodies being read, all together, at most (MiB); past it a
-    /// request gets 503 and Retry-After.
+    /// Request bodies being read, all together, at most (MiB); past it, 503
+    /// `overloaded` with `Retry-After`.
     #[arg(
         long,
         env = "SNIPBOX_BODY_MEMORY_MB",
@@ -190,7 +199,7 @@ pub struct Config {
         global = true
     )]
     pub body_memory_mb: usize,
-    /// How long a request body may take to arrive, in ms.
+    /// How long a request body may take to arrive, in ms (408 past it).
     #[arg(
         long,
         env = "SNIPBOX_BODY_TIMEOUT_MS",
@@ -198,20 +207,21 @@ pub struct Config {
         global = true
     )]
     pub body_timeout_ms: u64,
-    /// Most files in one request.
+    /// Most files in one request (413).
     #[arg(long, env = "SNIPBOX_MAX_FILES", default_value_t = 64, global = true)]
     pub max_files: usize,
-    /// Largest file in bytes, after decoding a data URL.
+    /// Largest file after decoding a data URL, bytes (413).
     #[arg(long, env = "SNIPBOX_MAX_FILE_BYTES", default_value_t = 512 * 1024, global = true)]
     pub max_file_bytes: usize,
-    /// A fixed number of warm containers for every sandbox, overriding
-    /// their `pool` and `pool_min` (0 turns the pools off).
+    /// A fixed number of warm containers for every sandbox; `0` turns the
+    /// pools off (default: each sandbox's `pool` and `pool_min`).
     #[arg(long, env = "SNIPBOX_POOL", global = true)]
     pub pool: Option<usize>,
     /// Warm containers of all sandboxes together, at most.
     #[arg(long, env = "SNIPBOX_WARM_MAX", default_value_t = 128, global = true)]
     pub warm_max: usize,
-    /// Memory that idle warm containers of all sandboxes may hold, in MiB.
+    /// Memory that idle warm containers of all sandboxes may hold, in MiB,
+    /// each as its agent measured it.
     #[arg(
         long,
         env = "SNIPBOX_WARM_MEMORY_MB",
@@ -228,8 +238,10 @@ pub struct Config {
         global = true
     )]
     pub pool_quiet_ms: u64,
-    /// Page origins allowed to run code, comma-separated; `*` allows any.
-    /// Used for CORS, and a request whose Origin is not listed gets 403.
+    /// Page origins allowed to run code, comma-separated (a trailing `/` is
+    /// ignored; `*` allows any): used for CORS, and a request whose `Origin`
+    /// is not listed gets 403 `origin_not_allowed` (requests without
+    /// `Origin` are not from pages and pass).
     #[arg(
         long,
         env = "SNIPBOX_CORS_ORIGINS",
@@ -238,7 +250,8 @@ pub struct Config {
         global = true
     )]
     pub cors_origins: Vec<String>,
-    /// Runs per minute per client IP (a token bucket); 0 turns the limit off.
+    /// Runs per minute per client (a token bucket); `0` turns it off; over
+    /// it, 429 `rate_limited` with `Retry-After`.
     #[arg(long, env = "SNIPBOX_RATE_LIMIT", default_value_t = 60, global = true)]
     pub rate_limit: u32,
     /// IPv6 clients are limited per network of this prefix length (a
@@ -253,8 +266,10 @@ pub struct Config {
     /// Runs a client may make at once before the per-minute rate applies.
     #[arg(long, env = "SNIPBOX_RATE_BURST", default_value_t = 10, global = true)]
     pub rate_burst: u32,
-    /// Proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For
-    /// names the client; nobody else's is believed.
+    /// Proxies (IPs or CIDR ranges, comma-separated, e.g. Coolify's
+    /// Traefik) whose `X-Forwarded-For` names the client; anyone else's is
+    /// ignored, and an entry that is not an address (or `address:port`)
+    /// ends the walk at the proxy that wrote it.
     #[arg(
         long,
         env = "SNIPBOX_TRUSTED_PROXIES",
@@ -262,8 +277,9 @@ pub struct Config {
         global = true
     )]
     pub trusted_proxies: Vec<String>,
-    /// API keys (comma-separated): `Authorization: Bearer KEY` lifts the
-    /// rate limit and the origin check.
+    /// Keys for trusted clients, comma-separated: `Authorization: Bearer
+    /// KEY` lifts the rate limit and the origin check; a wrong key gets 401
+    /// `bad_api_key`.
     #[arg(
         long,
         env = "SNIPBOX_API_KEYS",
@@ -275,8 +291,10 @@ pub struct Config {
     /// Serve `/metrics` on this address of its own (and not on `--listen`).
     #[arg(long, env = "SNIPBOX_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<SocketAddr>,
-    /// On `--listen`, `/metrics` answers loopback peers, and anyone with
-    /// `Authorization: Bearer TOKEN` when this is set.
+    /// On `--listen`, `/metrics` answers this host only (loopback peers,
+    /// and not a request a proxy forwarded: one with `X-Forwarded-For`,
+    /// `Forwarded` or `X-Real-IP`), and anyone with `Authorization: Bearer
+    /// TOKEN` when this is set.
     #[arg(
         long,
         env = "SNIPBOX_METRICS_TOKEN",

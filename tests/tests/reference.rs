@@ -1,117 +1,112 @@
-//! docs/configuration.md against the flags themselves: every flag of the
-//! server and of the guard has its row there, with its environment
-//! variable and its default, and every row names a flag that exists. No
-//! Docker needed (`make check` runs it).
-
-use std::collections::BTreeMap;
+//! The flags tables of docs/configuration.md and docs/deploy.md are made
+//! from the flags themselves: every cell of a row comes from clap (the
+//! flag, its environment variable, its default and its help, which is the
+//! doc comment of its field). Each test fails when a page's table differs
+//! from what the flags make; `SNIPBOX_BLESS=1` writes the tables instead.
+//! No Docker needed (`make check` runs it).
 
 use clap::CommandFactory;
 
-/// A row of a flags table: environment variable and default, as written.
-#[derive(Debug, PartialEq)]
-struct Row {
-    env: String,
-    default: String,
-}
-
-/// The flags table that follows the first line containing `after`, by flag.
-fn documented(after: &str) -> BTreeMap<String, Row> {
-    let page = std::fs::read_to_string(snipbox_tests::root().join("docs/configuration.md"))
-        .expect("docs/configuration.md");
-    let start = page.find(after).unwrap_or_else(|| panic!("no {after:?}"));
-    let rows = page[start..]
-        .lines()
-        .skip_while(|l| !l.starts_with("| flag | environment"))
-        .skip(2)
-        .take_while(|l| l.starts_with('|'));
-    let mut table = BTreeMap::new();
-    for line in rows {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let flag = cells[1].trim_matches('`');
-        if flag.is_empty() {
-            continue; // An environment variable without a flag (RUST_LOG).
+/// The flags table of `command`, every cell from clap: the flag, its
+/// environment variable, its default (clap's, else the help's
+/// "(default: …)", else none) and its help.
+fn render(command: &clap::Command) -> String {
+    let mut out =
+        String::from("| flag | environment | default | meaning |\n| --- | --- | --- | --- |\n");
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if long == "help" || long == "version" {
+            continue;
         }
-        let row = Row {
-            env: cells[2].trim_matches('`').to_string(),
-            default: cells[3].to_string(),
-        };
-        assert!(
-            table.insert(flag.to_string(), row).is_none(),
-            "{flag} twice"
-        );
-    }
-    assert!(!table.is_empty(), "no flags table after {after:?}");
-    table
-}
-
-/// The flags `command` takes, as the page should show them.
-fn flags(command: clap::Command) -> BTreeMap<String, Row> {
-    command
-        .get_arguments()
-        .filter_map(|arg| {
-            let long = arg.get_long()?;
-            if long == "help" || long == "version" {
-                return None;
-            }
-            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
-            let defaults: Vec<String> = arg
-                .get_default_values()
-                .iter()
-                .map(|d| d.to_string_lossy().into_owned())
-                .collect();
-            let default = match defaults.as_slice() {
-                [] => String::new(),
-                values => format!("`{}`", values.join(",")),
-            };
-            Some((
-                format!("--{long}"),
-                Row {
-                    env: env.unwrap_or_default(),
-                    default,
-                },
-            ))
-        })
-        .collect()
-}
-
-/// Each flag's row, and no row of a flag that does not exist. A flag
-/// without a default of clap's is described in words (`none`, `2 × CPU
-/// cores`), never as a literal value.
-fn agree(page: BTreeMap<String, Row>, flags: BTreeMap<String, Row>) {
-    let page_flags: Vec<&String> = page.keys().collect();
-    let real_flags: Vec<&String> = flags.keys().collect();
-    assert_eq!(
-        page_flags, real_flags,
-        "the page's flags, then the real ones"
-    );
-    for (flag, real) in &flags {
-        let row = &page[flag];
-        assert_eq!(row.env, real.env, "{flag}: environment variable");
-        if real.default.is_empty() {
-            let literal = row.default.starts_with('`') && row.default.ends_with('`');
-            assert!(
-                !literal,
-                "{flag} has no default, the page says {}",
-                row.default
-            );
+        let help = arg
+            .get_long_help()
+            .or(arg.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let mut help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut described = None;
+        if let Some(at) = help.find(" (default: ") {
+            let end = help[at..]
+                .find(')')
+                .map(|e| at + e)
+                .expect("a closing parenthesis");
+            described = Some(help[at + 11..end].to_string());
+            help.replace_range(at..=end, "");
+        }
+        if !help.ends_with('.') {
+            help.push('.');
+        }
+        let defaults: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect();
+        let default = if defaults.is_empty() {
+            described.unwrap_or_else(|| "none".into())
         } else {
-            assert_eq!(row.default, real.default, "{flag}: default");
-        }
+            format!("`{}`", defaults.join(","))
+        };
+        let env = arg
+            .get_env()
+            .map(|e| format!("`{}`", e.to_string_lossy()))
+            .unwrap_or_default();
+        out += &format!("| `--{long}` | {env} | {default} | {help} |\n");
     }
+    out
 }
 
-#[test]
-fn every_server_flag_is_on_the_configuration_page_as_it_is() {
-    agree(
-        documented("## The server"),
-        flags(snipbox::config::Cli::command()),
+/// The table after the line `<!-- flags of NAME: … -->` in `file` is
+/// `table`, or is made so under `SNIPBOX_BLESS=1`.
+fn generated(file: &str, name: &str, table: &str) {
+    let path = snipbox_tests::root().join(file);
+    let page = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let marker = format!("<!-- flags of {name}: ");
+    let at = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{file} has no {marker:?} line"));
+    let start = at + page[at..].find('\n').expect("a line") + 1;
+    let len: usize = page[start..]
+        .split_inclusive('\n')
+        .take_while(|l| l.starts_with('|'))
+        .map(str::len)
+        .sum();
+    let written = &page[start..start + len];
+    if written == table {
+        return;
+    }
+    if std::env::var_os("SNIPBOX_BLESS").is_some() {
+        let new = format!("{}{table}{}", &page[..start], &page[start + len..]);
+        std::fs::write(&path, new).expect("the page is written");
+        return;
+    }
+    panic!(
+        "{file}: the flags of {name} differ from its table; rewrite it with \
+         SNIPBOX_BLESS=1 cargo test -p snipbox-tests --test reference\n--- the page ---\n\
+         {written}--- the flags ---\n{table}"
     );
 }
 
 #[test]
-fn every_guard_flag_is_on_the_configuration_page_as_it_is() {
-    agree(
-        documented("`snipbox-guard` (docker-compose.proxy.yml runs it"),
-        flags(snipbox_guard::config::Config::command()),
+fn the_servers_flags_make_its_table() {
+    generated(
+        "docs/configuration.md",
+        "snipbox",
+        &render(&snipbox::config::Cli::command()),
+    );
+}
+
+#[test]
+fn the_image_builders_flags_make_its_table() {
+    let mut cli = snipbox::config::Cli::command();
+    let images = cli.find_subcommand_mut("images").expect("snipbox images");
+    generated("docs/deploy.md", "snipbox images", &render(images));
+}
+
+#[test]
+fn the_guards_flags_make_its_table() {
+    generated(
+        "docs/configuration.md",
+        "snipbox-guard",
+        &render(&snipbox_guard::config::Config::command()),
     );
 }
