@@ -211,6 +211,56 @@ mod tests {
         );
     }
 
+    /// The allow-list is the server's list of calls, one for one: each of
+    /// [`snipbox_spec::calls::SERVER`] routes, to a call whose path is the
+    /// listed one, and no call the guard knows is missing from the list.
+    #[test]
+    fn the_allow_list_is_the_servers_list_of_calls() {
+        let mut seen = Vec::new();
+        for listed in snipbox_spec::calls::SERVER {
+            let part = if listed.path.contains("{name}") {
+                "snipbox/python:latest"
+            } else {
+                ID
+            };
+            let line = listed.with(part);
+            let (method, path) = line.split_once(' ').unwrap();
+            let routed = call(method.parse().unwrap(), path)
+                .unwrap_or_else(|r| panic!("{line} is refused: {r:?}"));
+            assert_eq!(routed.path(), path, "{line}");
+            seen.push(std::mem::discriminant(&routed));
+        }
+        // A new kind of call stops the build here until it is listed below.
+        let _every_kind = |c: &Call| match c {
+            Call::Ping
+            | Call::Version
+            | Call::Create
+            | Call::List
+            | Call::InspectImage(_)
+            | Call::Attach(_)
+            | Call::Start(_)
+            | Call::Inspect(_)
+            | Call::Delete(_) => (),
+        };
+        let every = [
+            Call::Ping,
+            Call::Version,
+            Call::Create,
+            Call::List,
+            Call::InspectImage(String::new()),
+            Call::Attach(String::new()),
+            Call::Start(String::new()),
+            Call::Inspect(String::new()),
+            Call::Delete(String::new()),
+        ];
+        for c in every {
+            assert!(
+                seen.contains(&std::mem::discriminant(&c)),
+                "{c:?} is not listed"
+            );
+        }
+    }
+
     #[test]
     fn the_forwarded_path_is_the_guards_own() {
         let t = route(&Method::POST, "/v1.41/containers/cre%61te").unwrap();

@@ -4,8 +4,9 @@
 //! sandbox that extends another adds to its image; [`spec`], the hardening spec (a
 //! pure function from a sandbox to a create body), with [`seccomp`], the
 //! syscall profile it carries, and [`uids`], the user each container runs
-//! as.
+//! as; [`calls`], the Engine API calls snipbox makes.
 
+pub mod calls;
 pub mod packages;
 pub mod sandbox;
 pub mod seccomp;

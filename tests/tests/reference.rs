@@ -1,8 +1,9 @@
-//! The flags tables of docs/configuration.md and docs/deploy.md are made
-//! from the flags themselves: every cell of a row comes from clap (the
-//! flag, its environment variable, its default and its help, which is the
-//! doc comment of its field). Each test fails when a page's table differs
-//! from what the flags make; `SNIPBOX_BLESS=1` writes the tables instead.
+//! Facts the docs hold that the code knows are made from the code: the
+//! flags tables of docs/configuration.md and docs/deploy.md (every cell
+//! from clap: the flag, its environment variable, its default and its help,
+//! which is the doc comment of its field) and the lists of Engine API calls
+//! in docs/deploy.md (`snipbox_spec::calls`). Each test fails when a page
+//! differs from what the code makes; `SNIPBOX_BLESS=1` writes it instead.
 //! No Docker needed (`make check` runs it).
 
 use clap::CommandFactory;
@@ -55,34 +56,42 @@ fn render(command: &clap::Command) -> String {
     out
 }
 
-/// The table after the line `<!-- flags of NAME: … -->` in `file` is
-/// `table`, or is made so under `SNIPBOX_BLESS=1`.
-fn generated(file: &str, name: &str, table: &str) {
+/// The list of `calls`, one line each: the call and why it is made.
+fn list(calls: &[snipbox_spec::calls::Call]) -> String {
+    calls
+        .iter()
+        .map(|c| format!("- `{}`: {}\n", c.line(), c.why))
+        .collect()
+}
+
+/// The block (a table, a list) after the line `<!-- NAME: … -->` in
+/// `file` is `block`, or is made so under `SNIPBOX_BLESS=1`.
+fn generated(file: &str, name: &str, block: &str) {
     let path = snipbox_tests::root().join(file);
     let page = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
-    let marker = format!("<!-- flags of {name}: ");
+    let marker = format!("<!-- {name}: ");
     let at = page
         .find(&marker)
         .unwrap_or_else(|| panic!("{file} has no {marker:?} line"));
     let start = at + page[at..].find('\n').expect("a line") + 1;
     let len: usize = page[start..]
         .split_inclusive('\n')
-        .take_while(|l| l.starts_with('|'))
+        .take_while(|l| l.starts_with(['|', '-']))
         .map(str::len)
         .sum();
     let written = &page[start..start + len];
-    if written == table {
+    if written == block {
         return;
     }
     if std::env::var_os("SNIPBOX_BLESS").is_some() {
-        let new = format!("{}{table}{}", &page[..start], &page[start + len..]);
+        let new = format!("{}{block}{}", &page[..start], &page[start + len..]);
         std::fs::write(&path, new).expect("the page is written");
         return;
     }
     panic!(
-        "{file}: the flags of {name} differ from its table; rewrite it with \
+        "{file}: {name} differs from the code; rewrite it with \
          SNIPBOX_BLESS=1 cargo test -p snipbox-tests --test reference\n--- the page ---\n\
-         {written}--- the flags ---\n{table}"
+         {written}--- the code's ---\n{block}"
     );
 }
 
@@ -90,7 +99,7 @@ fn generated(file: &str, name: &str, table: &str) {
 fn the_servers_flags_make_its_table() {
     generated(
         "docs/configuration.md",
-        "snipbox",
+        "flags of snipbox",
         &render(&snipbox::config::Cli::command()),
     );
 }
@@ -99,14 +108,29 @@ fn the_servers_flags_make_its_table() {
 fn the_image_builders_flags_make_its_table() {
     let mut cli = snipbox::config::Cli::command();
     let images = cli.find_subcommand_mut("images").expect("snipbox images");
-    generated("docs/deploy.md", "snipbox images", &render(images));
+    generated("docs/deploy.md", "flags of snipbox images", &render(images));
 }
 
 #[test]
 fn the_guards_flags_make_its_table() {
     generated(
         "docs/configuration.md",
-        "snipbox-guard",
+        "flags of snipbox-guard",
         &render(&snipbox_guard::config::Config::command()),
+    );
+}
+
+#[test]
+fn the_engine_api_calls_make_their_lists() {
+    use snipbox_spec::calls;
+    generated(
+        "docs/deploy.md",
+        "calls of the server",
+        &list(&calls::SERVER),
+    );
+    generated(
+        "docs/deploy.md",
+        "calls of the image builder",
+        &list(&calls::BUILDER),
     );
 }

@@ -87,14 +87,15 @@ impl<'a> Call<'a> {
     }
 
     fn describe(self) -> String {
+        use snipbox_spec::calls;
         match self {
-            Call::Ping => "GET /_ping".into(),
-            Call::Version => "GET /version".into(),
-            Call::List => "GET /containers/json".into(),
-            Call::Create(image) => format!("POST /containers/create (image {image})"),
-            Call::Attach => "POST /containers/{id}/attach".into(),
-            Call::Start(_) => "POST /containers/{id}/start".into(),
-            Call::InspectImage(image) => format!("GET /images/{image}/json"),
+            Call::Ping => calls::PING.line(),
+            Call::Version => calls::VERSION.line(),
+            Call::List => calls::LIST.line(),
+            Call::Create(image) => format!("{} (image {image})", calls::CREATE.line()),
+            Call::Attach => calls::ATTACH.line(),
+            Call::Start(_) => calls::START.line(),
+            Call::InspectImage(image) => calls::INSPECT_IMAGE.with(image),
         }
     }
 

@@ -6,11 +6,8 @@
 //! [`container`], one container's life (create, attach, start, one job,
 //! removal). Nothing here knows about HTTP.
 //!
-//! Engine API calls made (the list a proxy or guard must allow):
-//! `GET /_ping`, `GET /version`, `POST /containers/create`,
-//! `POST /containers/{id}/attach`, `POST /containers/{id}/start`,
-//! `DELETE /containers/{id}`, `GET /containers/json`, and
-//! `GET /images/{name}/json` (self-check only).
+//! The Engine API calls made, the list a proxy or guard must allow, are
+//! [`snipbox_spec::calls::SERVER`].
 
 pub mod client;
 pub mod container;

@@ -7,9 +7,7 @@
 //! where a registry answers, and otherwise named with the fix. Progress is
 //! plain lines a person can follow in a deploy log.
 //!
-//! Engine API calls made: `GET /_ping`, `GET /version`,
-//! `GET /images/{name}/json`, `POST /images/create` (a missing base),
-//! `POST /build`, `DELETE /images/{id}` (the image a build replaced).
+//! Engine API calls made: [`snipbox_spec::calls::BUILDER`].
 
 mod context;
 
