@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use snipbox_wire::api::{ExecRequest, ExecResponse};
 
 pub mod browser;
+pub mod docker_run;
 pub mod engine;
 pub mod measure;
 pub mod traffic;

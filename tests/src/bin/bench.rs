@@ -2,7 +2,7 @@
 //!
 //! (a) the server with warm pools, (b) the server with pools disabled,
 //! (c) `docker run --rm` with the same hardening through the CLI (codapi's
-//! model), (d) the program alone on the host (the floor). For each: latency
+//! model; rendered from the server's own create body), (d) the program alone on the host (the floor). For each: latency
 //! at concurrency 1, and throughput with latency at concurrency 4 and 16.
 //! Also: time from server start until the pools are full, memory per idle
 //! warm container, failures and leaked containers (both must be 0).
@@ -35,47 +35,29 @@ async fn via_server(client: reqwest::Client, url: String) -> Result<(), String> 
     }
 }
 
-/// The same hardening the server applies, through the CLI.
-const DOCKER_RUN: &[&str] = &[
-    "run",
-    "--rm",
-    "--network",
-    "none",
-    "--read-only",
-    "--tmpfs",
-    "/sandbox:rw,exec,nosuid,nodev,size=16m",
-    "--tmpfs",
-    "/tmp:rw,noexec,nosuid,nodev,size=16m",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-    "--user",
-    "1000:1000",
-    "--pids-limit",
-    "64",
-    "--memory",
-    "128m",
-    "--memory-swap",
-    "128m",
-    "--cpus",
-    "1",
-    "--ulimit",
-    "nofile=256:256",
-    "--label",
-    "snipbox=1",
-    "--label",
-    "snipbox.instance=bench-cli",
-    "--workdir",
-    "/sandbox",
-    "--entrypoint",
-    "python3",
-    "snipbox/python:latest",
-    "-c",
-    CODE,
-];
+/// `docker run` of `python3 -c CODE` with the hardening the server's spec
+/// builds for the python sandbox (rendered from its create body).
+fn docker_run_cli() -> snipbox_tests::docker_run::DockerRun {
+    use snipbox::engine::spec::create_body;
+    use snipbox::engine::uids::{self, UidRange};
+    let catalog = snipbox::sandbox::Catalog::load(&[snipbox_tests::root().join("sandboxes")])
+        .expect("the sandboxes load");
+    let mut body = create_body(catalog.get("python").expect("python"));
+    body.user = Some(uids::user(UidRange::DEFAULT.first()));
+    body.labels = Some(
+        [("snipbox", "1"), ("snipbox.instance", "bench-cli")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    );
+    body.entrypoint = Some(vec!["python3".into(), "-c".into()]);
+    body.cmd = Some(vec![CODE.into()]);
+    snipbox_tests::docker_run::docker_run(&body, &[])
+}
 
-async fn command(program: &'static str, args: &'static [&'static str]) -> Result<(), String> {
+async fn command<S: AsRef<std::ffi::OsStr>>(
+    program: &'static str,
+    args: &'static [S],
+) -> Result<(), String> {
     let out = tokio::process::Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -195,10 +177,13 @@ async fn main() {
     leaked += leaked_containers(&instance);
 
     // (c) docker run --rm, hardened, through the CLI.
+    let cli = docker_run_cli();
+    let args: &'static [String] = Box::leak(cli.args.clone().into_boxed_slice());
     let mut cells = Vec::new();
     for c in CONCURRENCY {
-        cells.push(measure(c, || command("docker", DOCKER_RUN)).await);
+        cells.push(measure(c, || command("docker", args)).await);
     }
+    drop(cli);
     rows.push(("(c) docker run --rm (CLI)", cells));
     eventually(Duration::from_secs(10), || {
         containers("snipbox.instance=bench-cli").is_empty()

@@ -73,50 +73,20 @@ async fn docker(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// `docker run` arguments for an idle container of `sandbox` with the
-/// server's hardening and the sandbox's limits.
-fn run_args(s: &Sandbox) -> Vec<String> {
-    let l = &s.limits;
-    let tmpfs =
-        |path: &str, exec: &str| format!("{path}:rw,{exec},nosuid,nodev,size={}m", l.tmpfs_mb);
-    let mut args: Vec<String> = [
-        "run",
-        "-d",
-        "--rm",
-        "--network",
-        "none",
-        "--read-only",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
-    ]
-    .map(String::from)
-    .into();
-    args.extend([
-        "--tmpfs".into(),
-        tmpfs(&s.workdir, "exec"),
-        "--tmpfs".into(),
-        tmpfs("/tmp", "noexec"),
-        format!("--shm-size={}m", l.tmpfs_mb),
-        format!("--user={}", uids::user(UidRange::DEFAULT.first())),
-        format!("--workdir={}", s.workdir),
-        format!("--pids-limit={}", l.pids),
-        format!("--memory={}m", l.memory_mb),
-        format!("--memory-swap={}m", l.memory_mb),
-        format!("--cpus={}", l.cpus),
-        format!("--ulimit=nofile={0}:{0}", l.nofile),
-        format!("--env=HOME={}", s.workdir),
-        "--label=snipbox=1".into(),
-        format!("--label=snipbox.instance={FLOOR_INSTANCE}"),
-        "--entrypoint=sleep".into(),
-    ]);
-    args.extend(s.env.iter().map(|(k, v)| format!("--env={k}={v}")));
-    if let Some(rt) = &l.runtime {
-        args.push(format!("--runtime={rt}"));
-    }
-    args.extend([s.image(), "infinity".into()]);
-    args
+/// `docker run` of an idle container of `sandbox` with the server's
+/// hardening and the sandbox's limits (its create body, rendered), as the
+/// run user, with `sleep` for the agent.
+fn run_args(s: &Sandbox) -> snipbox_tests::docker_run::DockerRun {
+    let mut body = snipbox::engine::spec::create_body(s);
+    body.user = Some(uids::user(UidRange::DEFAULT.first()));
+    body.labels = Some(
+        [("snipbox", "1"), ("snipbox.instance", FLOOR_INSTANCE)]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    );
+    body.entrypoint = Some(vec!["sleep".into()]);
+    body.cmd = Some(vec!["infinity".into()]);
+    snipbox_tests::docker_run::docker_run(&body, &["-d"])
 }
 
 /// The run command's steps as one shell line, stopping at a failing step.
@@ -172,7 +142,7 @@ async fn floor(s: &Sandbox) -> Result<Floor, String> {
     let (run, line) = (run_args(s), steps_line(s));
     let (mut cmd, mut tru, mut stdout) = (Vec::new(), Vec::new(), String::new());
     for _ in 0..FLOOR_RUNS {
-        let (c, t, out) = floor_once(s, &run, &line).await?;
+        let (c, t, out) = floor_once(s, &run.args, &line).await?;
         cmd.push(c);
         tru.push(t);
         stdout = out;
@@ -192,7 +162,6 @@ fn warm(metrics: &str, name: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// A sandboxes folder holding only `name` (and the defaults).
 /// The repository's sandboxes and the example sandboxes that extend them
 /// with packages (`examples/sandboxes`), as `SNIPBOX_SANDBOXES` lists them.
 fn folders() -> String {

@@ -7,7 +7,8 @@
 //! calls, so that container start-up is not in it), and a whole `docker
 //! run` of `python3 -c pass` (the filter is loaded at every start). The
 //! rounds alternate between the filters, so a change in the machine's load
-//! falls on all three alike.
+//! falls on all three alike. Everything else is the python sandbox's create
+//! body, rendered as `docker run` flags.
 //!
 //! A UID per run adds nothing to a run's path: the UID is chosen when a
 //! warm container is made, and the agent writes the container's user
@@ -16,37 +17,31 @@
 use std::process::Command;
 use std::time::Instant;
 
-use snipbox::engine::seccomp;
+use bollard::models::ContainerCreateBody;
+use snipbox::engine::spec::create_body;
 use snipbox::engine::uids::{self, UidRange};
+use snipbox::sandbox::Catalog;
 
 const ROUNDS: usize = 7;
 const CALLS: u32 = 300_000;
 const IMAGE: &str = "snipbox/python:latest";
 
-/// `docker run` of `python3 -c CODE` under `filter`; what it printed.
-/// (`None`: the engine's default profile).
-fn docker_run(filter: Option<&str>, code: &str) -> String {
-    let mut cmd = Command::new("docker");
-    cmd.args(["run", "--rm", "--network", "none", "--read-only"])
-        .args(["--tmpfs", "/tmp", "--cap-drop", "ALL"])
-        .args(["--security-opt", "no-new-privileges"]);
-    if let Some(filter) = filter {
-        cmd.args(["--security-opt", filter]);
+/// `docker run` of `python3 -c CODE` with the python sandbox's create body
+/// (rendered), its security options `options`; what it printed.
+fn docker_run(base: &ContainerCreateBody, options: &[String], code: &str) -> String {
+    let mut body = base.clone();
+    if let Some(h) = body.host_config.as_mut() {
+        h.security_opt = Some(options.to_vec());
     }
-    let out = cmd
-        .args(["--user", &uids::user(UidRange::DEFAULT.first())])
-        .args([
-            "--label",
-            "snipbox=1",
-            "--label",
-            "snipbox.instance=bench-seccomp",
-        ])
-        .args(["--entrypoint", "python3", IMAGE, "-c", code])
+    body.cmd = Some(vec![code.into()]);
+    let run = snipbox_tests::docker_run::docker_run(&body, &[]);
+    let out = Command::new("docker")
+        .args(&run.args)
         .output()
         .expect("docker runs");
     assert!(
         out.status.success(),
-        "{filter:?}: {}",
+        "{options:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -58,17 +53,28 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let profile = tempfile::NamedTempFile::new().expect("a temporary file");
-    std::fs::write(profile.path(), seccomp::profile(false)).expect("the profile is written");
+    let catalog =
+        Catalog::load(&[snipbox_tests::root().join("sandboxes")]).expect("the sandboxes load");
+    let mut base = create_body(catalog.get("python").expect("python"));
+    base.user = Some(uids::user(UidRange::DEFAULT.first()));
+    base.labels = Some(
+        [("snipbox", "1"), ("snipbox.instance", "bench-seccomp")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    );
+    base.entrypoint = Some(vec!["python3".into(), "-c".into()]);
+    let own = base
+        .host_config
+        .as_ref()
+        .and_then(|h| h.security_opt.clone())
+        .expect("the spec's security options");
+    let nnp = vec!["no-new-privileges".to_string()];
     let filters = [
-        (
-            "snipbox's profile",
-            Some(format!("seccomp={}", profile.path().display())),
-        ),
-        ("the engine's default profile", None),
+        ("snipbox's profile", own),
+        ("the engine's default profile", nnp.clone()),
         (
             "no filter (unconfined)",
-            Some("seccomp=unconfined".to_string()),
+            [nnp, vec!["seccomp=unconfined".into()]].concat(),
         ),
     ];
     let loop_code = format!(
@@ -78,12 +84,13 @@ fn main() {
     let mut call_ns = vec![Vec::new(); filters.len()];
     let mut run_ms = vec![Vec::new(); filters.len()];
     for _ in 0..ROUNDS {
-        for (i, (_, filter)) in filters.iter().enumerate() {
-            let filter = filter.as_deref();
-            let ns: f64 = docker_run(filter, &loop_code).parse().expect("a number");
+        for (i, (_, options)) in filters.iter().enumerate() {
+            let ns: f64 = docker_run(&base, options, &loop_code)
+                .parse()
+                .expect("a number");
             call_ns[i].push(ns);
             let started = Instant::now();
-            docker_run(filter, "pass");
+            docker_run(&base, options, "pass");
             run_ms[i].push(started.elapsed().as_secs_f64() * 1000.0);
         }
     }
