@@ -7,6 +7,23 @@
 //! too. Attaching and stdin are the caller's (`-i`, `-d`).
 
 use bollard::models::{ContainerCreateBody, HostConfig};
+use snipbox::engine::spec::create_body;
+use snipbox::engine::uids::{self, UidRange};
+use snipbox::sandbox::Sandbox;
+
+/// The create body of `sandbox`'s containers as the server makes them, as
+/// the first UID of the run range, labelled for `instance` (so that
+/// `check-leftovers` and the benchmarks' own counts find what is left).
+pub fn body_of(sandbox: &Sandbox, instance: &str) -> ContainerCreateBody {
+    let mut body = create_body(sandbox);
+    body.user = Some(uids::user(UidRange::DEFAULT.first()));
+    body.labels = Some(
+        [("snipbox", "1"), ("snipbox.instance", instance)]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    );
+    body
+}
 
 /// The arguments of `docker run` (from `run` on) and the seccomp profile's
 /// file they name; keep it until the container has started.
@@ -146,7 +163,6 @@ fn check_known(h: &HostConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snipbox::engine::spec::create_body;
     use snipbox::sandbox::Catalog;
 
     #[test]
@@ -174,16 +190,9 @@ mod tests {
     /// read-only root and the spec's memory limit.
     #[test]
     fn the_rendered_command_runs_a_container_of_the_spec() {
-        use snipbox::engine::uids::{self, UidRange};
         let catalog = Catalog::load(&[crate::root().join("sandboxes")]).unwrap();
-        let mut body = create_body(catalog.get("python").unwrap());
+        let mut body = body_of(catalog.get("python").unwrap(), "test-docker-run");
         let uid = UidRange::DEFAULT.first();
-        body.user = Some(uids::user(uid));
-        body.labels = Some(
-            [("snipbox", "1"), ("snipbox.instance", "test-docker-run")]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .into(),
-        );
         body.entrypoint = Some(vec!["python3".into(), "-c".into()]);
         body.cmd = Some(vec![
             "import os\nprint(os.getuid())\ntry:\n    open('/x', 'w')\nexcept OSError as e:\n    print(e.errno)\n\

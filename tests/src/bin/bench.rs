@@ -38,17 +38,10 @@ async fn via_server(client: reqwest::Client, url: String) -> Result<(), String> 
 /// `docker run` of `python3 -c CODE` with the hardening the server's spec
 /// builds for the python sandbox (rendered from its create body).
 fn docker_run_cli() -> snipbox_tests::docker_run::DockerRun {
-    use snipbox::engine::spec::create_body;
-    use snipbox::engine::uids::{self, UidRange};
     let catalog = snipbox::sandbox::Catalog::load(&[snipbox_tests::root().join("sandboxes")])
         .expect("the sandboxes load");
-    let mut body = create_body(catalog.get("python").expect("python"));
-    body.user = Some(uids::user(UidRange::DEFAULT.first()));
-    body.labels = Some(
-        [("snipbox", "1"), ("snipbox.instance", "bench-cli")]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .into(),
-    );
+    let mut body =
+        snipbox_tests::docker_run::body_of(catalog.get("python").expect("python"), "bench-cli");
     body.entrypoint = Some(vec!["python3".into(), "-c".into()]);
     body.cmd = Some(vec![CODE.into()]);
     snipbox_tests::docker_run::docker_run(&body, &[])

@@ -19,7 +19,6 @@
 
 use std::time::{Duration, Instant};
 
-use snipbox::engine::uids::{self, UidRange};
 use snipbox::sandbox::{Catalog, Sandbox};
 use snipbox_tests::{Server, containers, eventually, request, root};
 
@@ -77,13 +76,7 @@ async fn docker(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
 /// hardening and the sandbox's limits (its create body, rendered), as the
 /// run user, with `sleep` for the agent.
 fn run_args(s: &Sandbox) -> snipbox_tests::docker_run::DockerRun {
-    let mut body = snipbox::engine::spec::create_body(s);
-    body.user = Some(uids::user(UidRange::DEFAULT.first()));
-    body.labels = Some(
-        [("snipbox", "1"), ("snipbox.instance", FLOOR_INSTANCE)]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .into(),
-    );
+    let mut body = snipbox_tests::docker_run::body_of(s, FLOOR_INSTANCE);
     body.entrypoint = Some(vec!["sleep".into()]);
     body.cmd = Some(vec!["infinity".into()]);
     snipbox_tests::docker_run::docker_run(&body, &["-d"])

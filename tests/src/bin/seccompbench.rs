@@ -18,8 +18,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use bollard::models::ContainerCreateBody;
-use snipbox::engine::spec::create_body;
-use snipbox::engine::uids::{self, UidRange};
 use snipbox::sandbox::Catalog;
 
 const ROUNDS: usize = 7;
@@ -55,13 +53,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let catalog =
         Catalog::load(&[snipbox_tests::root().join("sandboxes")]).expect("the sandboxes load");
-    let mut base = create_body(catalog.get("python").expect("python"));
-    base.user = Some(uids::user(UidRange::DEFAULT.first()));
-    base.labels = Some(
-        [("snipbox", "1"), ("snipbox.instance", "bench-seccomp")]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .into(),
-    );
+    let mut base =
+        snipbox_tests::docker_run::body_of(catalog.get("python").expect("python"), "bench-seccomp");
     base.entrypoint = Some(vec!["python3".into(), "-c".into()]);
     let own = base
         .host_config
