@@ -9,12 +9,19 @@
 use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use snipbox_tests::browser::free_port;
 use snipbox_tests::{Server, SseReader, end_with_parent, request, root, wall_clock};
 use snipbox_wire::api::ExecResponse;
+
+/// One test at a time: each has three cells and a balancer of its own, and
+/// its measures (a burst's queue, streaming) are its own only alone.
+async fn alone() -> tokio::sync::MutexGuard<'static, ()> {
+    static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ONE.lock().await
+}
 
 /// Run slots of each cell: its `SNIPBOX_MAX_RUNS` and the balancer's
 /// `SNIPBOX_CELL_SLOTS`.
@@ -64,7 +71,7 @@ impl Balancer {
             .env("SNIPBOX_LB_RATE", "100000")
             .envs(env.iter().copied())
             .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::inherit());
+            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
         for (i, c) in cells.iter().enumerate() {
             cmd.env(format!("SNIPBOX_CELL_{}", i + 1), address(c));
         }
@@ -196,6 +203,7 @@ fn all_ok(answers: &[(u16, ExecResponse)]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_spread_over_the_cells_and_a_burst_waits_in_the_balancers_queue() {
+    let _alone = alone().await;
     let cells = [cell(&[]), cell(&[]), cell(&[])];
     let lb = Balancer::start(&cells.iter().collect::<Vec<_>>(), 3, &[]);
     // Four times what the cells run at once: without the balancer's queue,
@@ -221,6 +229,7 @@ async fn runs_spread_over_the_cells_and_a_burst_waits_in_the_balancers_queue() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cell_that_dies_loses_only_its_own_runs_and_its_replacement_cleans_up() {
+    let _alone = alone().await;
     let cells = [cell(&[]), cell(&[]), cell(&[])];
     let lb = Balancer::start(&cells.iter().collect::<Vec<_>>(), 3, &[]);
     let (instance, pid) = (cells[1].instance.clone(), cells[1].pid());
@@ -290,6 +299,7 @@ async fn a_cell_that_dies_loses_only_its_own_runs_and_its_replacement_cleans_up(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cell_with_a_broken_engine_never_gets_a_run() {
+    let _alone = alone().await;
     let good = [cell(&[]), cell(&[])];
     let broken = cell(&[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
     let lb = Balancer::start(&[&good[0], &good[1], &broken], 2, &[]);
@@ -307,6 +317,7 @@ async fn a_cell_with_a_broken_engine_never_gets_a_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn draining_a_cell_then_stopping_it_loses_no_request() {
+    let _alone = alone().await;
     let mut cells = vec![cell(&[]), cell(&[]), cell(&[])];
     let lb = Balancer::start(&cells.iter().collect::<Vec<_>>(), 3, &[]);
     let stream = tokio::spawn({
@@ -404,6 +415,7 @@ async fn first_line_lateness(base: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streamed_output_comes_through_the_balancer_as_it_is_written() {
+    let _alone = alone().await;
     let cells = [cell(&[]), cell(&[]), cell(&[])];
     let lb = Balancer::start(&cells.iter().collect::<Vec<_>>(), 3, &[]);
     // What the balancer adds to what a cell delivers by itself: on an idle
@@ -421,6 +433,7 @@ async fn streamed_output_comes_through_the_balancer_as_it_is_written() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_clients_own_address_reaches_the_cells_and_the_balancer_limits_each_client() {
+    let _alone = alone().await;
     // The cells' own limit: one run a minute per client. Behind a balancer
     // whose address they took for every client's, a second client would be
     // refused as well.
