@@ -410,7 +410,8 @@ async fn compose_up_of_the_guard_variant_builds_with_the_socket_and_serves_witho
     );
     deploy.serves().await;
     // The engine's socket: the guard's, and the builder's, which has
-    // exited; the guard's socket: the guard's and the server's.
+    // exited; the guard's socket: the guard's and the server's; the
+    // operator's sandboxes, read-only, for all three.
     let mounts = |service: &str| {
         let out = engine.output(&[
             "inspect",
@@ -424,10 +425,20 @@ async fn compose_up_of_the_guard_variant_builds_with_the_socket_and_serves_witho
     };
     assert_eq!(
         mounts("guard"),
-        ["/run/snipbox-guard", "/var/run/docker.sock"]
+        [
+            "/run/snipbox-guard",
+            "/srv/snipbox/sandboxes",
+            "/var/run/docker.sock"
+        ]
     );
-    assert_eq!(mounts("images"), ["/var/run/docker.sock"]);
-    assert_eq!(mounts("snipbox"), ["/run/snipbox-guard"]);
+    assert_eq!(
+        mounts("images"),
+        ["/srv/snipbox/sandboxes", "/var/run/docker.sock"]
+    );
+    assert_eq!(
+        mounts("snipbox"),
+        ["/run/snipbox-guard", "/srv/snipbox/sandboxes"]
+    );
     deploy.builder_exited_ok();
     a_stranger_on_the_stacks_network_reaches_the_server_and_no_guard(&engine, &deploy);
     deploy.down();
