@@ -167,7 +167,7 @@ fn packages_dockerfile(parent: (&str, &str), packages: &Checked) -> String {
          USER 0:0\n\
          RUN rm -f /etc/passwd /etc/group \\\n \
           && mv {USERS_IMAGE_DIR}/passwd {USERS_IMAGE_DIR}/group /etc/\n\
-         ENV DEBIAN_FRONTEND=noninteractive\n"
+         ARG DEBIAN_FRONTEND=noninteractive\n"
     );
     // pip, npm and cargo reach their registries through whatever inspects
     // TLS on the building machine's network; apt's mirror is plain HTTP.

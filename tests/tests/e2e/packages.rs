@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use snipbox_tests::{Server, request, root, server_binary, test_sandboxes};
+use snipbox_tests::{Server, request, root, server_binary, shared, test_sandboxes};
 
 /// The example sandboxes of an operator's folder: one per ecosystem
 /// (`examples/sandboxes`), each with its package.
@@ -128,6 +128,17 @@ async fn a_pip_package_imports_in_python() {
     )
     .await;
     assert_eq!(out, "hi from rich\n13.7.1\n");
+}
+
+#[tokio::test]
+async fn the_packages_steps_leave_the_programs_environment_as_the_parents() {
+    // What the build steps set (DEBIAN_FRONTEND, the registries'
+    // certificates) stays in the build.
+    let names = "import os\nprint(' '.join(sorted(os.environ)))\n";
+    let parent = shared().exec(&request("python", names)).await;
+    let child = stdout_of("python-rich", names).await;
+    assert!(parent.ok, "{parent:?}");
+    assert_eq!(child, parent.stdout);
 }
 
 #[tokio::test]
