@@ -4,7 +4,7 @@
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check check-leftovers
+.PHONY: run test bins test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check check-leftovers
 
 run: images widget
 	$(CARGO) build --release -p snipbox
@@ -20,15 +20,19 @@ test: images
 	$(MAKE) --no-print-directory check-leftovers
 
 # The suites one by one (`make test` runs the plain end-to-end and browser
-# suites within `cargo test --workspace`).
-test-e2e:
+# suites within `cargo test --workspace`). They start the server and the
+# guard binaries, which `cargo test` of the tests does not rebuild: `bins`.
+bins:
+	$(CARGO) build -p snipbox -p snipbox-guard
+
+test-e2e: bins
 	$(CARGO) test -p snipbox-tests --test e2e
 
-test-browser:
+test-browser: bins
 	$(CARGO) test -p snipbox-tests --test browser
 
 # The end-to-end suite again, each server behind a snipbox-guard.
-test-e2e-guard:
+test-e2e-guard: bins
 	SNIPBOX_TEST_GUARD=1 $(CARGO) test -p snipbox-tests --test e2e
 
 # The sandbox suites again, every sandbox under gVisor (what differs there
@@ -36,7 +40,7 @@ test-e2e-guard:
 # whole sandbox kernel and every test server fills its pools; one test at
 # a time, as two beside those kernels push runs on 2 cores past their time
 # limits.
-test-e2e-gvisor:
+test-e2e-gvisor: bins
 	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- --test-threads=1 sandboxes hostile exploits kernel users endings files stream
 
 # The suites above, ROUNDS times (default 3), while a second server with
