@@ -317,13 +317,16 @@ pub async fn check(config: &Config) -> anyhow::Result<bool> {
 /// date, prints a line per step and a table; `Ok(false)` when one fails
 /// (the error printed names the sandbox and how its build ended).
 pub async fn images(config: &Config, args: &ImagesArgs) -> anyhow::Result<bool> {
-    let mut chosen = catalog(config)?;
+    let mut all = Catalog::load(&config.sandboxes)?;
+    all.set_repository(&config.image_repository);
+    let mut chosen = all.clone();
+    chosen
+        .keep_only(&config.sandboxes_only)
+        .map_err(|e| anyhow::anyhow!("SNIPBOX_SANDBOXES_ONLY: {e}"))?;
     chosen
         .keep_only(&args.only)
         .map_err(|e| anyhow::anyhow!("--only: {e}"))?;
     // What a chosen sandbox extends is built first, chosen or not.
-    let mut all = Catalog::load(&config.sandboxes)?;
-    all.set_repository(&config.image_repository);
     let mut sandboxes: Vec<crate::sandbox::Sandbox> = Vec::new();
     for s in chosen.iter() {
         for line in all.lineage(&s.name) {
