@@ -6,12 +6,13 @@
 // lists), or one the page maps:
 //   window.SNIPBOX = { selector: "pre", languages: { py3: "python" } }
 // (or data-selector="pre" on the tag, or snipbox.js?selector=pre).
-// The page's parts are found here and each block is handed to the wasm's
+// The wasm finds the blocks (find(): the rules `snipbox verify` applies to
+// the built pages), each one is given a host here and handed to its
 // mount(); blocks added later are enhanced as they appear, and snippets
 // taken off the page are dropped with their runs (sweep()). When the page's
 // blocks are mounted it fires `snipbox:mounted` on the document, detail
 // { count }, and again whenever blocks added later are.
-import init, { mount, sweep } from "./snipbox_widget.js";
+import init, { find, mount, sweep } from "./snipbox_widget.js";
 
 const here = new URL(import.meta.url);
 const tag = [...document.querySelectorAll("script[src]")].find((s) => s.src === here.href);
@@ -19,11 +20,6 @@ const page = window.SNIPBOX || {};
 const server = tag?.dataset.server || window.SNIPBOX_SERVER || here.origin;
 const selector = page.selector || tag?.dataset.selector || here.searchParams.get("selector");
 const languages = page.languages || {};
-const MARKED = "snip-box,pre[data-snipbox],pre[data-sandbox],pre>code[data-snipbox],pre>code[data-sandbox]";
-// What generators put inside a block that is not code: copy buttons and
-// line numbers (Pygments, Chroma, highlight.js and Prism plug-ins,
-// Expressive Code).
-const CHROME = "button,.linenos,.lineno,.ln,.lnt,.gutter,.hljs-ln-numbers,.line-numbers-rows";
 
 // Every sandbox's name and aliases, for page-wide mode (null if the server
 // lists none, as codapi does not: then the language is the sandbox).
@@ -31,38 +27,9 @@ const names =
   selector &&
   fetch(server.replace(/\/$/, "") + "/v1/sandboxes")
     .then((r) => r.json())
-    .then((list) => new Map(list.flatMap((s) => [s.name, ...(s.aliases || [])].map((n) => [n, s.name]))))
+    .then((list) => list.flatMap((s) => [s.name, ...(s.aliases || [])].map((n) => [n, s.name])))
     .catch(() => null);
 let sandboxes;
-
-// The language a generator marked a block with: a language-X, lang-X or
-// (Sphinx) highlight-X class, or data-lang / data-language, on the code, its
-// pre or one of three ancestors (wrappers many generators add).
-const language = (code, pre) => {
-  for (let e = code, up = 0; e && up < 5; e = up ? e.parentElement : pre, up++) {
-    const lang = /(?:^|\s)(?:language|lang|highlight)-(\S+)/.exec(e.className)?.[1] || e.dataset.lang || e.dataset.language;
-    if (lang) return lang.toLowerCase();
-  }
-};
-
-// The code as written: the text of the highlighter's markup, <br> and the
-// line <div>s some generators draw read as newlines, chrome left out.
-const text = (el) => {
-  let out = "";
-  const walk = (node) => {
-    for (const n of node.childNodes) {
-      if (n.nodeType === 3) out += n.data;
-      else if (n.nodeType !== 1 || n.matches(CHROME)) continue;
-      else if (n.tagName === "BR") out += "\n";
-      else {
-        if (n.tagName === "DIV" && out && !out.endsWith("\n")) out += "\n";
-        walk(n);
-      }
-    }
-  };
-  walk(el);
-  return out.replace(/\n+$/, "");
-};
 
 // The page's own highlighter, if it has one (highlight.js, old or new,
 // or Prism): the new code as markup, or undefined.
@@ -96,16 +63,9 @@ const show = (host, view) => {
 // Enhances the blocks not seen yet; how many it mounted.
 const scan = () => {
   let count = 0;
-  for (const el of document.querySelectorAll(selector ? MARKED + "," + selector : MARKED)) {
-    const isCode = el.tagName === "CODE";
-    const pre = isCode ? el.parentElement : el;
-    if (seen.has(pre) || (isCode && pre.matches(MARKED)) || pre.closest(".snipbox-host")) continue;
+  for (const [el, pre, code, lang, sandbox, source] of find(selector, Object.entries(languages), sandboxes)) {
+    if (seen.has(pre)) continue;
     seen.add(pre);
-    const code = isCode ? el : pre.querySelector(":scope>code") || pre;
-    const lang = language(code, pre);
-    const sandbox = (lang && (languages[lang] || (sandboxes ? sandboxes.get(lang) : lang))) || "";
-    if (!sandbox && !el.matches(MARKED)) continue;
-    const source = text(code);
     let host = el;
     if (el.tagName === "SNIP-BOX") {
       el.textContent = "";

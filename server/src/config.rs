@@ -37,6 +37,9 @@ pub enum Cmd {
     /// Build every sandbox image that is missing or out of date, through
     /// the Engine API; exit 0 when all are built.
     Images(ImagesArgs),
+    /// Run every runnable block of built documentation pages and compare
+    /// each output with the page's; exit 0 when all pass.
+    Verify(crate::verify::VerifyArgs),
 }
 
 /// `snipbox images`: what to build and with what.

@@ -6,7 +6,8 @@
 //! the sandbox definitions, [`files`] checks a request's files, [`access`]
 //! decides who may run code, [`admission`] bounds concurrency, [`check`]
 //! finds what keeps runs from working, [`metrics`] counts. [`images`]
-//! builds the sandbox images (`snipbox images`).
+//! builds the sandbox images (`snipbox images`), [`verify`] checks built
+//! documentation pages (`snipbox verify`).
 
 pub mod access;
 pub mod admission;
@@ -20,6 +21,7 @@ pub mod images;
 pub mod listen;
 pub mod metrics;
 pub mod pool;
+pub mod verify;
 pub use snipbox_spec::sandbox;
 
 use std::future::Future;

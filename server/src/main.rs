@@ -5,16 +5,21 @@ use snipbox::config::{Cli, Cmd};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
     // Colours only on a terminal: a log file or a log viewer (Coolify's)
-    // shows escape codes as they are.
+    // shows escape codes as they are. `verify` has a report of its own:
+    // warnings only.
+    let default = match cli.command {
+        Some(Cmd::Verify(_)) => "warn",
+        _ => "info,bollard=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,bollard=warn".into()),
+                .unwrap_or_else(|_| default.into()),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    let cli = Cli::parse();
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::Serve => {
             snipbox::serve(cli.config, shutdown_signal()?).await?;
@@ -26,6 +31,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         }),
         Cmd::Check => Ok(if snipbox::check(&cli.config).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
+        Cmd::Verify(args) => Ok(if snipbox::verify::run(&cli.config, &args).await? {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

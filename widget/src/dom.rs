@@ -1,123 +1,106 @@
-//! Reading a block: what its attributes ask for. (Finding the blocks of a
-//! page, their language and their text is the loader's part, in
-//! `snipbox.js`.)
+//! The browser's page as `snipbox_page` reads it: which blocks run, and
+//! what each one asks for, by the rules `snipbox verify` applies to the
+//! built HTML.
 
+use snipbox_page::find::Block;
+use snipbox_page::{Node, Page as _, find, options};
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element, HtmlElement};
+use web_sys::{Document, Element};
 
-use crate::options::{Options, OutputMode, file_refs, ids};
+use crate::options::Options;
 
-/// A block's parts: the element marked, the `<pre>` around it (or itself)
-/// and the element holding the code.
-struct Block {
-    el: HtmlElement,
-    pre: Element,
-    code: Element,
-}
+/// An element of the browser's page.
+#[derive(Clone)]
+pub struct El(pub Element);
 
-impl Block {
-    fn of(el: &HtmlElement) -> Block {
-        let own: Element = el.clone().into();
-        let pre = match el.parent_element() {
-            Some(parent) if el.tag_name() == "CODE" => parent,
-            _ => own.clone(),
-        };
-        let code = pre
-            .first_element_child()
-            .filter(|c| c.tag_name() == "CODE")
-            .unwrap_or(own);
-        Block {
-            el: el.clone(),
-            pre,
-            code,
-        }
+impl snipbox_page::Element for El {
+    fn tag(&self) -> String {
+        self.0.tag_name().to_ascii_lowercase()
     }
 
-    /// An option: the element's own attribute, or a `data-` one on the
-    /// element, the `<pre>` or the `<code>`; empty ones do not count.
     fn attr(&self, name: &str) -> Option<String> {
-        let data = format!("data-{name}");
-        [
-            self.el.get_attribute(name),
-            self.el.get_attribute(&data),
-            self.pre.get_attribute(&data),
-            self.code.get_attribute(&data),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|v| !v.is_empty())
+        self.0.get_attribute(name)
     }
 
-    fn id(&self) -> Option<String> {
-        [self.el.id(), self.pre.id(), self.code.id()]
-            .into_iter()
-            .find(|id| !id.is_empty())
+    fn parent(&self) -> Option<Self> {
+        self.0.parent_element().map(El)
+    }
+
+    fn children(&self) -> Vec<Node<Self>> {
+        let nodes = self.0.child_nodes();
+        (0..nodes.length())
+            .filter_map(|i| nodes.item(i))
+            .filter_map(|n| match n.dyn_into::<Element>() {
+                Ok(e) => Some(Node::Element(El(e))),
+                Err(n) if n.node_type() == web_sys::Node::TEXT_NODE => {
+                    n.node_value().map(Node::Text)
+                }
+                Err(_) => None,
+            })
+            .collect()
+    }
+
+    fn matches(&self, selector: &str) -> bool {
+        self.0.matches(selector).unwrap_or(false)
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+
+    fn closest(&self, selector: &str) -> Option<Self> {
+        self.0.closest(selector).ok().flatten().map(El)
     }
 }
 
-/// The options of the block `el`, whose text is `code`; `sandbox` is
-/// used when its attributes name none. `None` when neither names one.
-pub fn read_options(
-    document: &Document,
-    el: &HtmlElement,
-    sandbox: &str,
-    code: String,
-) -> Option<Options> {
-    let block = Block::of(el);
-    let spec = block
-        .attr("sandbox")
-        .or_else(|| Some(sandbox.to_string()).filter(|s| !s.is_empty()))?;
-    let (sandbox, version) = match spec.split_once(':') {
-        Some((s, v)) => (s.to_string(), v.to_string()),
-        None => (spec, String::new()),
-    };
-    let mut problems = Vec::new();
-    let output = OutputMode::parse(block.attr("output-mode").as_deref()).unwrap_or_else(|p| {
-        problems.push(p);
-        OutputMode::Text
-    });
-    let stdin = block.attr("stdin").map(|s| match s.strip_prefix('#') {
-        Some(id) => text_of(document, id).unwrap_or_else(|| {
-            problems.push(format!("stdin: no element #{id} on this page"));
-            String::new()
-        }),
-        None => s,
-    });
-    Some(Options {
-        id: block.id(),
-        sandbox,
-        version,
-        command: block.attr("command").unwrap_or_default(),
-        code,
-        stdin,
-        editable: block.attr("editor").as_deref() != Some("off"),
-        depends_on: ids(block.attr("depends-on").as_deref().unwrap_or_default()),
-        template: block
-            .attr("template")
-            .map(|t| t.trim_start_matches('#').to_string()),
-        files: block
-            .attr("files")
-            .map(|f| file_refs(&f))
-            .unwrap_or_default(),
-        output,
-        problem: (!problems.is_empty()).then(|| problems.join("; ")),
-    })
-}
+/// The browser's page.
+pub struct Dom(pub Document);
 
-/// An element's code as written: `<br>` read as a newline, markup (such as
-/// a highlighter's spans) dropped, whitespace kept.
-pub fn code_text(el: &Element) -> String {
-    if let Ok(breaks) = el.query_selector_all("br") {
-        for i in 0..breaks.length() {
-            if let Some(br) = breaks.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
-                let _ = br.replace_with_with_str_1("\n");
-            }
-        }
+impl snipbox_page::Page for Dom {
+    type Element = El;
+
+    fn select(&self, selector: &str) -> Vec<El> {
+        let Ok(list) = self.0.query_selector_all(selector) else {
+            return Vec::new();
+        };
+        (0..list.length())
+            .filter_map(|i| list.item(i)?.dyn_into::<Element>().ok())
+            .map(El)
+            .collect()
     }
-    el.text_content().unwrap_or_default()
+
+    fn by_id(&self, id: &str) -> Option<El> {
+        self.0.get_element_by_id(id).map(El)
+    }
 }
 
-/// The code of the element with this id, if the page has one.
-pub fn text_of(document: &Document, id: &str) -> Option<String> {
-    document.get_element_by_id(id).map(|e| code_text(&e))
+/// The page, if there is one.
+pub fn page() -> Option<Dom> {
+    Some(Dom(web_sys::window()?.document()?))
+}
+
+/// The block the page marked with `el` (a `snip-box`, a `pre` or its
+/// `code`): its parts as the rules find them, with `sandbox` (the one its
+/// language names; empty: none) and its text `code`.
+pub fn block(el: &Element, sandbox: &str, code: String) -> Block<El> {
+    let el = El(el.clone());
+    let (pre, code_el) = Block::parts(&el);
+    Block {
+        lang: None,
+        el,
+        pre,
+        code: code_el,
+        sandbox: sandbox.to_string(),
+        source: code,
+    }
+}
+
+/// The options of a block; `None` when it names no sandbox.
+pub fn read_options(block: &Block<El>) -> Option<Options> {
+    options::read(&page()?, block)
+}
+
+/// The text of the element with this id, as the rules read code.
+pub fn text_of(id: &str) -> Option<String> {
+    page()?.by_id(id).map(|e| find::text(&e))
 }

@@ -6,17 +6,7 @@ use js_sys::{JSON, Object, Reflect};
 use snipbox_wire::api::ExecResponse;
 use wasm_bindgen::JsValue;
 
-/// What a run asks for: the fields of `snipbox_wire::api::ExecRequest`,
-/// with the files as a list (name, contents; the entry file is named "").
-/// A list costs the wasm less code than the map the server uses.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Job {
-    pub sandbox: String,
-    pub version: String,
-    pub command: String,
-    pub files: Vec<(String, String)>,
-    pub stdin: Option<String>,
-}
+pub use snipbox_page::compose::Job;
 
 /// An answer: the fields a reader is shown (`reason_text` among them, not
 /// `reason` or `signal`), with its files apart.
@@ -28,6 +18,29 @@ pub struct Answer {
     /// omitted}]`), read where they are drawn, which costs the wasm less
     /// than making Rust values of them.
     pub files: JsValue,
+}
+
+/// An output baked into the page, as an answer to show.
+pub fn baked_answer(baked: &snipbox_page::bake::Baked) -> Answer {
+    let files = js_sys::Array::new();
+    for f in &baked.files {
+        let file = Object::new();
+        set(&file, "name", &f.name.as_str().into());
+        set(&file, "type", &f.media_type.as_str().into());
+        set(&file, "size", &((f.data.len() / 4 * 3) as f64).into());
+        set(&file, "data", &f.data.as_str().into());
+        files.push(&file);
+    }
+    Answer {
+        exec: ExecResponse {
+            ok: baked.exit == Some(0),
+            stdout: baked.stdout.clone(),
+            stderr: baked.stderr.clone(),
+            exit_code: baked.exit,
+            ..ExecResponse::default()
+        },
+        files: files.into(),
+    }
 }
 
 /// The request's body. Of two files of the same name, the later wins.

@@ -19,12 +19,13 @@ pub mod compose;
 pub mod dom;
 pub mod editor;
 pub mod json;
-pub mod options;
 pub mod output;
 pub mod render;
 pub mod run;
 pub mod snippet;
 pub mod stream;
+
+pub use snipbox_page::options;
 
 use snippet::Snippet;
 
@@ -80,14 +81,72 @@ pub fn mount_block(
     sandbox: &str,
     code: String,
 ) -> bool {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+    let block = dom::block(el, sandbox, code);
+    let Some(options) = dom::read_options(&block) else {
         return false;
     };
-    let Some(options) = dom::read_options(&document, el, sandbox, code) else {
-        return false;
-    };
+    // The snippet's output pane shows what the page expects (or the output
+    // baked into it) until a run: the page's own copy steps aside.
+    if let Some(page) = dom::page() {
+        let shown = [
+            snipbox_page::options::output_block(&page, &block)
+                .filter(|_| options.expected.is_some()),
+            snipbox_page::options::baked_block(&block),
+        ];
+        for dom::El(e) in shown.into_iter().flatten() {
+            let _ = e.class_list().add_1("snipbox-hidden");
+        }
+    }
     let server = server.to_string();
     let handle = leptos::mount::mount_to(host.clone(), move || view! { <Snippet server options/> });
     MOUNTED.with_borrow_mut(|all| all.push((host, Box::new(handle))));
     true
+}
+
+/// The page's blocks that may run, by the rules `snipbox verify` applies:
+/// marked ones, and those `selector` matches (page-wide mode, when given)
+/// whose language has a sandbox, through `languages` (the page's own map,
+/// `[[language, sandbox], …]`) or `names` (the server's names and aliases,
+/// the same way; null when it lists none: then a language is its
+/// sandbox). Each as `[element, pre, code, language, sandbox, text]`.
+#[cfg(feature = "embed")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn find(
+    selector: Option<String>,
+    languages: js_sys::Array,
+    names: wasm_bindgen::JsValue,
+) -> js_sys::Array {
+    use snipbox_page::find::{Settings, blocks};
+    use wasm_bindgen::{JsCast, JsValue};
+    let pairs = |list: &js_sys::Array| -> Vec<(String, String)> {
+        list.iter()
+            .map(|pair| {
+                let pair = js_sys::Array::from(&pair);
+                let text = |i| pair.get(i).as_string().unwrap_or_default();
+                (text(0), text(1))
+            })
+            .collect()
+    };
+    let settings = Settings {
+        selector,
+        languages: pairs(&languages),
+        names: names.dyn_ref::<js_sys::Array>().map(pairs),
+    };
+    let found = js_sys::Array::new();
+    let Some(page) = dom::page() else {
+        return found;
+    };
+    for b in blocks(&page, &settings) {
+        let lang = b.lang.unwrap_or_default();
+        let row: [JsValue; 6] = [
+            b.el.0.into(),
+            b.pre.0.into(),
+            b.code.0.into(),
+            lang.into(),
+            b.sandbox.into(),
+            b.source.into(),
+        ];
+        found.push(&row.iter().collect::<js_sys::Array>());
+    }
+    found
 }

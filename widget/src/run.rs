@@ -41,6 +41,13 @@ pub struct Runner {
     /// cost the wasm a copy of Leptos's code for it).
     more: u32,
     abort: StoredValue<Option<AbortController>, LocalStorage>,
+    /// The output shown before any run (baked into the page), shown again
+    /// when the server cannot be reached.
+    kept: StoredValue<Option<Answer>, LocalStorage>,
+    /// What the page says the program prints, and whether the last run
+    /// printed something else.
+    expected: StoredValue<Option<String>>,
+    pub differs: RwSignal<bool>,
 }
 
 impl Default for Runner {
@@ -55,11 +62,24 @@ impl Default for Runner {
             tabled: RwSignal::new(false),
             more: NEXT.fetch_add(1, Ordering::Relaxed),
             abort: StoredValue::new_local(None),
+            kept: StoredValue::new_local(None),
+            expected: StoredValue::new(None),
+            differs: RwSignal::new(false),
         }
     }
 }
 
 impl Runner {
+    /// Shows `answer` (an output baked into the page) before any run, with
+    /// `status`, and keeps it for when the server cannot be reached; the
+    /// page's `expected` output is what later runs are compared with.
+    pub fn preset(self, answer: Option<Answer>, status: &str, expected: Option<String>) {
+        self.show(answer.as_ref());
+        self.kept.set_value(answer);
+        self.expected.set_value(expected);
+        self.status.set(status.into());
+    }
+
     /// Sends the request to `server`, unless one is in flight already; a
     /// request that could not be put together is shown as the failure.
     pub fn run(self, server: &str, job: Result<Job, String>) {
@@ -67,6 +87,7 @@ impl Runner {
             return;
         }
         self.show(None);
+        self.differs.set(false);
         let job = match job {
             Ok(job) => job,
             Err(problem) => return self.status.set(format!("✗ {problem}")),
@@ -84,7 +105,7 @@ impl Runner {
             let status = match self.exchange(&url, &job, &signal).await {
                 Ok(status) => status,
                 Err(_) if signal.aborted() => "stopped".into(),
-                Err(e) => format!("✗ the server is unreachable ({})", reason(&e)),
+                Err(e) => self.unreachable(&e),
             };
             if let Ok(ticker) = ticker {
                 ticker.clear();
@@ -93,6 +114,19 @@ impl Runner {
             self.abort.set_value(None);
             self.running.set(false);
         });
+    }
+
+    /// The status line of a request that got no answer; the output kept
+    /// from the page is shown again.
+    fn unreachable(self, error: &JsValue) -> String {
+        let kept = self.kept.get_value();
+        self.show(kept.as_ref());
+        let shown = if kept.is_some() {
+            ": the output shown is the page's"
+        } else {
+            ""
+        };
+        format!("✗ the server is unreachable ({}){shown}", reason(error))
     }
 
     /// Aborts the request in flight, if any: a streaming server ends the
@@ -160,8 +194,15 @@ impl Runner {
             ));
         };
         let retry_after = header("retry-after").and_then(|v| v.parse().ok());
-        let status = describe(http, retry_after, &answer);
+        let mut status = describe(http, retry_after, &answer);
         self.show(Some(&answer));
+        let expected = self.expected.get_value();
+        if answer.exec.error.is_none()
+            && expected.is_some_and(|e| !snipbox_page::expect::matches(&e, &answer.exec.stdout))
+        {
+            self.differs.set(true);
+            status.push_str(" · not the output the page shows");
+        }
         Ok(status)
     }
 

@@ -2,10 +2,13 @@
 //! the output.
 
 use leptos::prelude::*;
+use snipbox_wire::api::ExecResponse;
+use wasm_bindgen::JsValue;
 
 use crate::bar::RunBar;
 use crate::compose::{job, register};
 use crate::editor::Code;
+use crate::json::{Answer, baked_answer};
 use crate::options::Options;
 use crate::run::Runner;
 
@@ -22,6 +25,31 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
     on_cleanup(move || runner.stop());
     if let Some(problem) = &options.problem {
         runner.status.set(format!("✗ {problem}"));
+    } else {
+        // What the page says the program prints, or printed when the docs
+        // were built, shown until a run (the pane must be there for
+        // pictures: after mounting).
+        let (baked, expected) = (options.baked.clone(), options.expected.clone());
+        Effect::new(move |_| {
+            let (answer, status) = match (&baked, &expected) {
+                (Some(b), _) => (Some(baked_answer(b)), "output from the docs' build"),
+                (None, Some(e)) => {
+                    let exec = ExecResponse {
+                        stdout: e.clone(),
+                        ..ExecResponse::default()
+                    };
+                    (
+                        Some(Answer {
+                            exec,
+                            files: JsValue::UNDEFINED,
+                        }),
+                        "the output the page shows",
+                    )
+                }
+                (None, None) => (None, ""),
+            };
+            runner.preset(answer, status, expected.clone());
+        });
     }
     let (editable, mode) = (options.editable, options.output);
     let run = Callback::new(move |()| {
@@ -36,7 +64,7 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
         </button>
     };
     view! {
-        <div class="snipbox">
+        <div class="snipbox" class:snipbox-differs=move || runner.differs.get()>
             <Code code editable run/>
             <RunBar runner run mode more=more.into_any()/>
         </div>
