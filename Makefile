@@ -99,12 +99,13 @@ check-leftovers:
 # the guard's (create+start straight to the engine and through
 # snipbox-guard) last.
 bench: images bench-widget
-	$(CARGO) build --release -p snipbox -p snipbox-guard -p snipbox-tests --bin snipbox --bin snipbox-guard --bin bench --bin runbench --bin sandboxbench --bin seccompbench --bin guardbench
+	$(CARGO) build --release -p snipbox -p snipbox-guard -p snipbox-tests --bin snipbox --bin snipbox-guard --bin bench --bin runbench --bin sandboxbench --bin seccompbench --bin guardbench --bin verifybench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/bench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/runbench
 	SNIPBOX_BIN=target/release/snipbox ./target/release/sandboxbench
 	./target/release/seccompbench
 	SNIPBOX_BIN=target/release/snipbox SNIPBOX_GUARD_BIN=target/release/snipbox-guard ./target/release/guardbench
+	SNIPBOX_BIN=target/release/snipbox ./target/release/verifybench
 
 # The widget's download (raw, gzip, brotli per file, against 60 KB brotli)
 # and its mount time on a page of 50 snippets in headless Chromium.

@@ -100,7 +100,14 @@ impl HtmlElement<'_> {
                 continue;
             };
             if matches!(el.value().name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
-                let text: String = el.text().collect();
+                // Without the anchors generators add (`¶`, `#`, a
+                // zero-width space).
+                let text: String = el
+                    .text()
+                    .collect::<String>()
+                    .chars()
+                    .filter(|c| !matches!(c, '\u{200b}'..='\u{200d}' | '\u{feff}'))
+                    .collect();
                 let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
                 return Some(text.trim_end_matches(['¶', '#']).trim().to_string());
             }
@@ -134,7 +141,7 @@ mod tests {
     #[test]
     fn marked_and_page_wide_blocks_with_their_text_and_expected_output() {
         let doc = Document::parse(
-            r##"<h2>Squares <a>¶</a></h2>
+            r##"<h2>Squares <a>¶</a><a>&#8203;</a></h2>
 <div class="highlight-python"><pre><span class="n">print</span>(1)<button>copy</button>
 </pre></div>
 <pre><code class="language-output">1

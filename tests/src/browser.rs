@@ -66,6 +66,11 @@ pub fn serve(dir: &std::path::Path) -> (Process, String) {
 /// A headless Chromium session: chromedriver, the client, and the browser's
 /// throw-away profile (all three must live as long as the session is used).
 pub async fn browser() -> (Process, Client, tempfile::TempDir) {
+    browser_with(&[]).await
+}
+
+/// [`browser`], with more of Chromium's flags.
+pub async fn browser_with(extra: &[&str]) -> (Process, Client, tempfile::TempDir) {
     let port = free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -76,19 +81,28 @@ pub async fn browser() -> (Process, Client, tempfile::TempDir) {
     assert!(eventually(Duration::from_secs(10), || listening(port)));
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        // No host name resolves but localhost: whatever a page asks for
+        // beyond this machine (web fonts, analytics) fails here without a
+        // request leaving it.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.extend(extra.iter().map(|a| a.to_string()));
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run",
-                     // No host name resolves but localhost: whatever a page
-                     // asks for beyond this machine (web fonts, analytics) fails
-                     // here without a request leaving it.
-                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-                     format!("--user-data-dir={}", profile.path().display())],
-        }),
+        serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
     );
     let client = ClientBuilder::native()
         .capabilities(caps)
@@ -198,7 +212,12 @@ impl Fixture {
 
     /// `url` (a page the server itself serves, or any page).
     pub async fn open(url: &str) -> Fixture {
-        let (driver, client, profile) = browser().await;
+        Self::open_with(url, &[]).await
+    }
+
+    /// [`Fixture::open`] in a Chromium with more flags.
+    pub async fn open_with(url: &str, flags: &[&str]) -> Fixture {
+        let (driver, client, profile) = browser_with(flags).await;
         client.goto(url).await.expect("the page loads");
         Fixture {
             client,

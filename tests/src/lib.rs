@@ -14,6 +14,7 @@ pub mod browser;
 pub mod docker_run;
 pub mod engine;
 pub mod measure;
+pub mod sites;
 pub mod traffic;
 
 /// The repository's root folder.

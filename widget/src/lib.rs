@@ -12,6 +12,7 @@
 //! API's JSON). The playground builds on `bar`, `run` and `json`.
 
 use leptos::prelude::*;
+use snipbox_page::Element as _;
 use web_sys::HtmlElement;
 
 pub mod bar;
@@ -93,8 +94,20 @@ pub fn mount_block(
                 .filter(|_| options.expected.is_some()),
             snipbox_page::options::baked_block(&block),
         ];
-        for dom::El(e) in shown.into_iter().flatten() {
-            let _ = e.class_list().add_1("snipbox-hidden");
+        for el in shown.into_iter().flatten() {
+            // With the wrappers (a frame, a background) that hold it alone.
+            let mut outer = el;
+            for _ in 0..3 {
+                match outer.parent() {
+                    Some(p)
+                        if p.elements().len() == 1 && !p.matches("main,article,section,body") =>
+                    {
+                        outer = p
+                    }
+                    _ => break,
+                }
+            }
+            let _ = outer.0.class_list().add_1("snipbox-hidden");
         }
     }
     let server = server.to_string();

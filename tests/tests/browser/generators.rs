@@ -8,63 +8,33 @@
 //! client-side navigation (Docusaurus) leaves no snippet or run of the page
 //! it left; page-wide mode finds sandboxes by their aliases.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use snipbox_tests::browser::{Fixture, Process, serve};
-use snipbox_tests::root;
+use snipbox_tests::{root, sites};
 
 /// What every site's page runs, in page order (tests/sites/*/: Python,
 /// Python by its alias `py`, a shell, JavaScript; a YAML block no sandbox
 /// runs comes last and is left alone).
 const OUTPUTS: [&str; 4] = ["0\n1\n4", "py: 1 < 2 & 3 > 2", "shell 42", "2 4 6"];
 
+/// The blocks every site's page ends with, for `snipbox verify` (a wrong
+/// expected output, an expected failure, a definition and a block that
+/// depends on it, a block reading another as a file): snippets too.
+const CHECKED: usize = 5;
+
 /// Builds the site of generator `name` (or reuses its build) and serves a
 /// copy in which `https://HOST` is the server at `base`: the file server,
 /// the site's address and the copy.
 fn site(name: &str, base: &str) -> (Process, String, tempfile::TempDir) {
-    let built = Command::new(root().join("tests/sites/build.sh"))
-        .arg(name)
-        .output()
-        .expect("tests/sites/build.sh runs");
-    assert!(
-        built.status.success(),
-        "the {name} site did not build:\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let dir = PathBuf::from(String::from_utf8(built.stdout).unwrap().trim());
+    let dir = sites::build(name);
     let copy = tempfile::tempdir().unwrap();
-    let hosts = copy_with_host(&dir, copy.path(), base);
+    let hosts = sites::copy_with_host(&dir, copy.path(), base);
     assert!(hosts > 0, "{name}: no page of the site names https://HOST");
     let (server, url) = serve(copy.path());
     (server, url, copy)
-}
-
-/// Copies the folder `from` into `to`, with `https://HOST` replaced by
-/// `base` in its pages and scripts; how many files named it.
-fn copy_with_host(from: &Path, to: &Path, base: &str) -> usize {
-    let mut named = 0;
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let (path, dest) = (entry.path(), to.join(entry.file_name()));
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir(&dest).unwrap();
-            named += copy_with_host(&path, &dest, base);
-            continue;
-        }
-        let bytes = std::fs::read(&path).unwrap();
-        match String::from_utf8(bytes) {
-            Ok(text) if text.contains("https://HOST") => {
-                std::fs::write(&dest, text.replace("https://HOST", base)).unwrap();
-                named += 1;
-            }
-            Ok(text) => std::fs::write(&dest, text).unwrap(),
-            Err(e) => std::fs::write(&dest, e.into_bytes()).unwrap(),
-        }
-    }
-    named
 }
 
 /// The lines docs/integrations.md gives for `heading`: every line of its
@@ -189,7 +159,23 @@ async fn every_block_runs(
     let server = snipbox_tests::shared();
     let served = site(name, &server.base);
     let page = Fixture::open(&served.1).await;
-    snippets(&page, outputs.len()).await;
+    snippets(&page, outputs.len() + CHECKED).await;
+    // The first block's output, as the page promises it, is in its
+    // output pane before any run; the page's own copy steps aside.
+    let expected = page
+        .eval(
+            "const s = document.querySelector('.snipbox');
+             const out = (e) => e && (/(^|\\s)(language|lang|highlight)-output(\\s|$)/.test(e.className) || e.dataset.lang === 'output' || e.dataset.language === 'output');
+             const shown = [...document.querySelectorAll('pre')].filter((p) => [p, p.querySelector('code'), p.parentElement, p.parentElement?.parentElement].some(out));
+             return [s.querySelector('.snipbox-stdout').textContent, s.querySelector('.snipbox-status').textContent,
+                     shown.length === 4 && !shown[0].checkVisibility()];",
+        )
+        .await;
+    assert_eq!(
+        expected,
+        json!(["0\n1\n4", "the output the page shows", true]),
+        "{name}: the expected output before a run"
+    );
     let tokens = kept_tokens(&page).await;
     assert!(
         tokens[0] > 0 && tokens[1] > 0,
@@ -206,6 +192,20 @@ async fn every_block_runs(
         }
         assert_eq!(run(&page, i).await, *want, "{name}: snippet {i}");
     }
+    // The block whose page promises 43: it prints 42, and says so.
+    let wrong = outputs.len();
+    assert_eq!(run(&page, wrong).await, "42");
+    let marked = page
+        .eval(&format!(
+            "const s = document.querySelectorAll('.snipbox')[{wrong}];
+             return [s.classList.contains('snipbox-differs'), s.querySelector('.snipbox-status').textContent.endsWith('not the output the page shows')];"
+        ))
+        .await;
+    assert_eq!(
+        marked,
+        json!([true, true]),
+        "{name}: the differing output is marked"
+    );
     picture(&page, name).await;
     (page, served)
 }
@@ -404,5 +404,175 @@ console.log(`typescript ${n}`);</code></pre>
     for (i, want) in want.iter().enumerate() {
         assert_eq!(run(&page, i).await, *want, "block {i}");
     }
+    page.close().await;
+}
+
+/// One set of rules: on every generator's site, the requests the widget
+/// sends when each Run is pressed (the code as the browser has the page,
+/// after the generator's own scripts ran) are exactly the ones `snipbox
+/// verify --list` reads from the built HTML, block for block: sandbox,
+/// code, depends-on, files.
+#[tokio::test]
+async fn the_widget_sends_what_verify_reads_on_every_site() {
+    let server = snipbox_tests::shared();
+    for name in sites::GENERATORS {
+        let dir = sites::build(name);
+        let index = dir.join("index.html");
+        let (status, listing) =
+            sites::verify(&["--list", "--server", &server.base, index.to_str().unwrap()]);
+        assert!(status.success(), "{name}: {listing}");
+        let read: Vec<Value> = listing
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["request"].clone())
+            .collect();
+        assert!(read.len() >= OUTPUTS.len() + CHECKED, "{name}: {listing}");
+        let served = site(name, &server.base);
+        let page = Fixture::open(&served.1).await;
+        snippets(&page, read.len()).await;
+        page.eval(
+            "window.sent = [];
+             const real = window.fetch;
+             window.fetch = (url, init) => {
+               if (!String(url).endsWith('/v1/exec')) return real(url, init);
+               window.sent.push(JSON.parse(init.body));
+               const answer = JSON.stringify({ ok: true, duration: 1, stdout: '', stderr: '' });
+               return Promise.resolve(new Response(answer, { headers: { 'content-type': 'application/json' } }));
+             };
+             for (const b of document.querySelectorAll('.snipbox-run')) b.click();",
+        )
+        .await;
+        let sent = until(
+            &page,
+            &format!(
+                "return window.sent.length === {} ? window.sent : null",
+                read.len()
+            ),
+            &format!("{name}: every snippet's request"),
+        )
+        .await;
+        assert_eq!(
+            sent,
+            Value::Array(read),
+            "{name}: the widget and verify differ"
+        );
+        page.close().await;
+    }
+}
+
+/// A site whose outputs `snipbox verify --bake` wrote into its pages.
+fn baked_site(name: &str, base: &str, head: &str) -> (Process, String, tempfile::TempDir) {
+    let built = sites::build(name);
+    let copy = tempfile::tempdir().unwrap();
+    sites::copy_with_host(&built, copy.path(), base);
+    let page = copy.path().join("index.html");
+    let (status, report) = sites::verify(&["--bake", "--server", base, page.to_str().unwrap()]);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "only the wrong promise fails: {report}"
+    );
+    // The squares' baked output told apart from a live run's; the page's
+    // own settings (`head`) first.
+    let html = std::fs::read_to_string(&page).unwrap();
+    let html = html
+        .replacen(
+            "<pre class=\"snipbox-baked-stdout\">\n0\n1\n4\n</pre>",
+            "<pre class=\"snipbox-baked-stdout\">\nfrom the build\n</pre>",
+            1,
+        )
+        .replacen("<head>", &format!("<head>{head}"), 1);
+    assert!(html.contains("from the build"));
+    std::fs::write(&page, html).unwrap();
+    let (server, url) = serve(copy.path());
+    (server, url, copy)
+}
+
+/// Baked outputs: shown with scripts disabled; with the widget, shown in
+/// each snippet at once; kept, and said why, when the server cannot be
+/// reached; replaced by a run when it can.
+#[tokio::test]
+async fn baked_outputs_show_without_scripts_stay_without_a_server_and_runs_replace_them() {
+    let server = snipbox_tests::shared();
+
+    // Scripts off: the outputs are on the page as text.
+    let (_files, url, _copy) = baked_site("hugo", &server.base, "");
+    let page = Fixture::open_with(&url, &["--blink-settings=scriptEnabled=false"]).await;
+    let shown = page
+        .eval(
+            "return [document.querySelectorAll('.snipbox').length,
+                     [...document.querySelectorAll('.snipbox-baked')].map((b) => b.checkVisibility() && b.innerText.trim())];",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!([
+            0,
+            [
+                "from the build",
+                "py: 1 < 2 & 3 > 2",
+                "shell 42",
+                "2 4 6",
+                "42",
+                "failing on purpose\n\n(exit status 3)",
+                "",
+                "hi docs",
+                "b"
+            ]
+        ]),
+        "scripts disabled"
+    );
+    page.close().await;
+
+    // The widget, with a server: each snippet shows its baked output at
+    // once, the page's copy hidden; Run replaces it.
+    let page = Fixture::open(&url).await;
+    snippets(&page, OUTPUTS.len() + CHECKED).await;
+    let first = "const s = document.querySelector('.snipbox');
+                 return [s.querySelector('.snipbox-stdout').textContent, s.querySelector('.snipbox-status').textContent,
+                         document.querySelector('.snipbox-baked').checkVisibility()];";
+    assert_eq!(
+        page.eval(first).await,
+        json!(["from the build\n", "output from the docs' build", false])
+    );
+    assert_eq!(run(&page, 0).await, "0\n1\n4");
+    page.close().await;
+    drop(_files);
+
+    // No server to reach: the baked output stays, and Run says why.
+    let closed = format!("http://127.0.0.1:{}", snipbox_tests::browser::free_port());
+    let (_files, url, _copy) = baked_site(
+        "hugo",
+        &server.base,
+        &format!("<script>window.SNIPBOX_SERVER = {closed:?}</script>"),
+    );
+    let page = Fixture::open(&url).await;
+    until(
+        &page,
+        "return document.querySelectorAll('.snipbox-run').length > 0 || null",
+        "a snippet",
+    )
+    .await;
+    page.eval("document.querySelector('.snipbox-run').click()")
+        .await;
+    let after = until(
+        &page,
+        "const s = document.querySelector('.snipbox');
+         const status = s.querySelector('.snipbox-status').textContent;
+         return status.startsWith('✗') ? [status, s.querySelector('.snipbox-stdout').textContent] : null;",
+        "the failed run",
+    )
+    .await;
+    assert!(
+        after[0]
+            .as_str()
+            .unwrap()
+            .starts_with("✗ the server is unreachable (")
+            && after[0]
+                .as_str()
+                .unwrap()
+                .ends_with("): the output shown is the page's"),
+        "{after}"
+    );
+    assert_eq!(after[1], json!("from the build\n"));
     page.close().await;
 }
