@@ -112,6 +112,13 @@ fn the_image_builders_flags_make_its_table() {
 }
 
 #[test]
+fn the_docs_checkers_flags_make_its_table() {
+    let mut cli = snipbox::config::Cli::command();
+    let verify = cli.find_subcommand_mut("verify").expect("snipbox verify");
+    generated("docs/verify.md", "flags of snipbox verify", &render(verify));
+}
+
+#[test]
 fn the_guards_flags_make_its_table() {
     generated(
         "docs/configuration.md",

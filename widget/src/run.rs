@@ -70,14 +70,22 @@ impl Default for Runner {
 }
 
 impl Runner {
-    /// Shows `answer` (an output baked into the page) before any run, with
-    /// `status`, and keeps it for when the server cannot be reached; the
-    /// page's `expected` output is what later runs are compared with.
-    pub fn preset(self, answer: Option<Answer>, status: &str, expected: Option<String>) {
-        self.show(answer.as_ref());
-        self.kept.set_value(answer);
-        self.expected.set_value(expected);
+    /// Shows `answer` (an output baked into the page, or the one it
+    /// promises) with `status` before any run, and keeps it for when the
+    /// server cannot be reached. Nothing, if a run has begun.
+    pub fn preset(self, answer: Answer, status: &str) {
+        if self.running.get_untracked() || !self.status.get_untracked().is_empty() {
+            return;
+        }
+        self.show(Some(&answer));
+        self.kept.set_value(Some(answer));
         self.status.set(status.into());
+    }
+
+    /// What the page says the program prints: later runs are compared
+    /// with it.
+    pub fn expect(self, expected: Option<String>) {
+        self.expected.set_value(expected);
     }
 
     /// Sends the request to `server`, unless one is in flight already; a

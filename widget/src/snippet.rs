@@ -29,27 +29,22 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
         // What the page says the program prints, or printed when the docs
         // were built, shown until a run (the pane must be there for
         // pictures: after mounting).
-        let (baked, expected) = (options.baked.clone(), options.expected.clone());
-        Effect::new(move |_| {
-            let (answer, status) = match (&baked, &expected) {
-                (Some(b), _) => (Some(baked_answer(b)), "output from the docs' build"),
-                (None, Some(e)) => {
-                    let exec = ExecResponse {
-                        stdout: e.clone(),
-                        ..ExecResponse::default()
-                    };
-                    (
-                        Some(Answer {
-                            exec,
-                            files: JsValue::UNDEFINED,
-                        }),
-                        "the output the page shows",
-                    )
-                }
-                (None, None) => (None, ""),
-            };
-            runner.preset(answer, status, expected.clone());
-        });
+        runner.expect(options.expected.clone());
+        let shown = match (&options.baked, &options.expected) {
+            (Some(b), _) => Some((baked_answer(b), "output from the docs' build")),
+            (None, Some(e)) => {
+                let exec = ExecResponse {
+                    stdout: e.clone(),
+                    ..ExecResponse::default()
+                };
+                let files = JsValue::UNDEFINED;
+                Some((Answer { exec, files }, "the output the page shows"))
+            }
+            (None, None) => None,
+        };
+        if let Some((answer, status)) = shown {
+            Effect::new(move |_| runner.preset(answer.clone(), status));
+        }
     }
     let (editable, mode) = (options.editable, options.output);
     let run = Callback::new(move |()| {

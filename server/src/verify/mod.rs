@@ -29,7 +29,8 @@ pub struct VerifyArgs {
     /// Built pages: HTML files, or folders searched for them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Run on this server (`http://HOST:PORT`) instead of the local engine.
+    /// Run on this snipbox (or codapi) server, `http://HOST:PORT` (default:
+    /// the local Docker engine, through a server in this process).
     #[arg(long, env = "SNIPBOX_VERIFY_SERVER")]
     pub server: Option<String>,
     /// The server's API key (sent as `Authorization: Bearer KEY`).

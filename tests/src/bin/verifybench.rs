@@ -30,6 +30,8 @@ fn verify_once(pages: &[String], server: Option<&str>) -> (f64, f64, f64, usize)
         cmd.args(["--server", base]);
     }
     let started = Instant::now();
+    // Reaped by wait4 below, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("snipbox verify starts");
     let (status, rusage) = wait4(child.id() as i32);
     let wall = started.elapsed().as_secs_f64();
