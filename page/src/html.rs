@@ -93,16 +93,29 @@ impl HtmlElement<'_> {
     /// The text of the nearest heading before this element, for a
     /// report's "where".
     pub fn heading(&self) -> Option<String> {
+        let is_heading =
+            |e: &ElementRef| matches!(e.value().name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6");
         let mut node = Some(*self.0);
         while let Some(n) = node {
-            node = n.prev_sibling().or_else(|| n.parent());
+            let earlier = n.prev_sibling();
+            node = earlier.or_else(|| n.parent());
             let Some(el) = node.and_then(ElementRef::wrap) else {
                 continue;
             };
-            if matches!(el.value().name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
+            // An earlier sibling counts with what it holds (a heading in
+            // a wrapper, as Starlight draws them); an ancestor by itself.
+            let found = if earlier.is_some() {
+                el.descendants()
+                    .filter_map(ElementRef::wrap)
+                    .filter(is_heading)
+                    .last()
+            } else {
+                Some(el).filter(is_heading)
+            };
+            if let Some(h) = found {
                 // Without the anchors generators add (`¶`, `#`, a
                 // zero-width space).
-                let text: String = el
+                let text: String = h
                     .text()
                     .collect::<String>()
                     .chars()
@@ -141,7 +154,7 @@ mod tests {
     #[test]
     fn marked_and_page_wide_blocks_with_their_text_and_expected_output() {
         let doc = Document::parse(
-            r##"<h2>Squares <a>¶</a><a>&#8203;</a></h2>
+            r##"<div><h2>Squares <a>¶</a><a>&#8203;</a></h2><a>#</a></div>
 <div class="highlight-python"><pre><span class="n">print</span>(1)<button>copy</button>
 </pre></div>
 <pre><code class="language-output">1
