@@ -89,10 +89,13 @@ pub fn read<E: Element>(el: &E) -> Option<Baked> {
             baked.stderr = raw_text(&child);
         } else if child.has_class(&format!("{CLASS}-file")) {
             let url = child.attr("src").or_else(|| child.attr("href"));
+            // (Split at a character and then a prefix: a string pattern
+            // would cost the widget a string searcher.)
             let Some((media_type, data)) = url
                 .as_deref()
                 .and_then(|u| u.strip_prefix("data:"))
-                .and_then(|u| u.split_once(";base64,"))
+                .and_then(|u| u.split_once(';'))
+                .and_then(|(t, rest)| Some((t, rest.strip_prefix("base64,")?)))
             else {
                 continue;
             };

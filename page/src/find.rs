@@ -123,7 +123,8 @@ pub fn blocks<P: Page>(page: &P, settings: &Settings) -> Vec<Block<P::Element>> 
 /// The language a generator marked a block with: a `language-X`, `lang-X`
 /// or (Sphinx) `highlight-X` class, or `data-lang` / `data-language`, on
 /// the code, its pre or one of three ancestors (wrappers many generators
-/// add); lower case.
+/// add); in ASCII lower case (full Unicode case tables would cost the
+/// widget's download more than all of these rules).
 pub fn language<E: Element>(code: &E, pre: &E) -> Option<String> {
     let mut at = Some(code.clone());
     for up in 0..5 {
@@ -140,7 +141,7 @@ pub fn language<E: Element>(code: &E, pre: &E) -> Option<String> {
             .or_else(|| el.attr("data-lang").filter(|l| !l.is_empty()))
             .or_else(|| el.attr("data-language").filter(|l| !l.is_empty()));
         if let Some(lang) = named {
-            return Some(lang.to_lowercase());
+            return Some(lang.to_ascii_lowercase());
         }
         at = if up == 0 {
             Some(pre.clone())

@@ -119,7 +119,7 @@ pub fn read<P: Page>(page: &P, block: &Block<P::Element>) -> Option<Options> {
     };
     let expect_exit = match attr(block, "expect-exit") {
         None => 0,
-        Some(v) => v.trim().parse().unwrap_or_else(|_| {
+        Some(v) => v.trim_ascii().parse().unwrap_or_else(|_| {
             problems.push(format!("expect-exit \"{v}\" is not an exit code"));
             0
         }),

@@ -44,10 +44,8 @@ pub struct Runner {
     /// The output shown before any run (baked into the page), shown again
     /// when the server cannot be reached.
     kept: StoredValue<Option<Answer>, LocalStorage>,
-    /// What the page says the program prints, and whether the last run
-    /// printed something else.
+    /// What the page says the program prints.
     expected: StoredValue<Option<String>>,
-    pub differs: RwSignal<bool>,
 }
 
 impl Default for Runner {
@@ -64,7 +62,6 @@ impl Default for Runner {
             abort: StoredValue::new_local(None),
             kept: StoredValue::new_local(None),
             expected: StoredValue::new(None),
-            differs: RwSignal::new(false),
         }
     }
 }
@@ -95,7 +92,7 @@ impl Runner {
             return;
         }
         self.show(None);
-        self.differs.set(false);
+        self.mark(false);
         let job = match job {
             Ok(job) => job,
             Err(problem) => return self.status.set(format!("✗ {problem}")),
@@ -122,6 +119,19 @@ impl Runner {
             self.abort.set_value(None);
             self.running.set(false);
         });
+    }
+
+    /// Marks the snippet (class `snipbox-differs`) when its last run
+    /// printed something other than the page shows. (A class set here
+    /// costs the wasm less than a reactive one in the view.)
+    fn mark(self, differs: bool) {
+        let document = web_sys::window().and_then(|w| w.document());
+        let snippet = document
+            .and_then(|d| d.get_element_by_id(&self.more_id()))
+            .and_then(|more| more.closest(".snipbox").ok().flatten());
+        if let Some(s) = snippet {
+            let _ = s.class_list().toggle_with_force("snipbox-differs", differs);
+        }
     }
 
     /// The status line of a request that got no answer; the output kept
@@ -208,7 +218,7 @@ impl Runner {
         if answer.exec.error.is_none()
             && expected.is_some_and(|e| !snipbox_page::expect::matches(&e, &answer.exec.stdout))
         {
-            self.differs.set(true);
+            self.mark(true);
             status.push_str(" · not the output the page shows");
         }
         Ok(status)

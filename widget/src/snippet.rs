@@ -28,7 +28,7 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
     } else {
         // What the page says the program prints, or printed when the docs
         // were built, shown until a run (the pane must be there for
-        // pictures: after mounting).
+        // pictures: once mounted).
         runner.expect(options.expected.clone());
         let shown = match (&options.baked, &options.expected) {
             (Some(b), _) => Some((baked_answer(b), "output from the docs' build")),
@@ -43,7 +43,7 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
             (None, None) => None,
         };
         if let Some((answer, status)) = shown {
-            Effect::new(move |_| runner.preset(answer.clone(), status));
+            leptos::task::spawn_local(async move { runner.preset(answer, status) });
         }
     }
     let (editable, mode) = (options.editable, options.output);
@@ -59,7 +59,7 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
         </button>
     };
     view! {
-        <div class="snipbox" class:snipbox-differs=move || runner.differs.get()>
+        <div class="snipbox">
             <Code code editable run/>
             <RunBar runner run mode more=more.into_any()/>
         </div>
