@@ -59,7 +59,7 @@ test-busy: images
 check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-wire -p snipbox-spec -p snipbox -p snipbox-guard
+	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-wire -p snipbox-page -p snipbox-spec -p snipbox -p snipbox-guard
 	DOCKER_HOST=unix:///nonexistent $(CARGO) test -p snipbox-agent -- --skip container::
 	$(CARGO) test -p snipbox-tests --test reference
 
