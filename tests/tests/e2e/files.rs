@@ -153,15 +153,19 @@ for i in range(10000):
 #[tokio::test]
 async fn ten_thousand_matching_files_are_counted_not_listed() {
     let count = limit("python", "output_files");
+    // Under gVisor, 2,000 (still 200 times the cap): making 10,000 files
+    // there took past python's limit at load average 57 on 2 cores, and
+    // making them is not what this test is about.
+    let made: i64 = if snipbox_tests::gvisor() { 2000 } else { 10000 };
     let r = shared()
         .exec(&request(
             "python",
-            "for i in range(10000): open(f'{i}.csv', 'w').close()",
+            &format!("for i in range({made}): open(f'{{i}}.csv', 'w').close()"),
         ))
         .await;
     assert!(r.ok, "{r:?}");
     assert_eq!(r.files.len() as i64, count);
-    assert_eq!(r.files_omitted as i64, 10000 - count);
+    assert_eq!(r.files_omitted as i64, made - count);
     // Counting them ends within the time limit's reach, as the program did
     // (the run's own time, not the container's start).
     let deadline = limit("python", "timeout_ms") as u64;
