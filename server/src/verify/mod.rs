@@ -123,6 +123,17 @@ pub async fn run(config: &Config, args: &VerifyArgs) -> anyhow::Result<bool> {
     if let Some(local) = local {
         local.stop().await;
     }
+    finish(args, &pages, &results, started)
+}
+
+/// After the runs: the failures again under a progress bar, the JUnit
+/// file, the baked pages and the summary; whether everything passed.
+fn finish(
+    args: &VerifyArgs,
+    pages: &[site::PageFile],
+    results: &[(Check, Judged, u64)],
+    started: Instant,
+) -> anyhow::Result<bool> {
     let plain: Vec<(Check, Outcome)> = results
         .iter()
         .map(|(c, o, _)| (c.clone(), o.0.clone()))
@@ -133,7 +144,7 @@ pub async fn run(config: &Config, args: &VerifyArgs) -> anyhow::Result<bool> {
         .collect();
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         for (c, o) in &failed {
-            println!("{}", report::line(c, o, &pages));
+            println!("{}", report::line(c, o, pages));
         }
     }
     if let Some(path) = &args.junit {
@@ -141,11 +152,11 @@ pub async fn run(config: &Config, args: &VerifyArgs) -> anyhow::Result<bool> {
             .iter()
             .map(|(c, o, ms)| (c.clone(), o.0.clone(), *ms))
             .collect();
-        report::junit(path, &timed, &pages)?;
+        report::junit(path, &timed, pages)?;
     }
     let mut ok = failed.is_empty();
     if args.bake {
-        ok &= bake_pages(&pages, &results);
+        ok &= bake_pages(pages, results);
     }
     println!(
         "{}",
