@@ -127,11 +127,6 @@ impl HtmlElement<'_> {
         }
         None
     }
-
-    /// Its place among the document's `pre` elements (0 for the first).
-    pub fn pre_index(&self, page: &Document) -> Option<usize> {
-        (&page).select("pre").iter().position(|p| p.same(self))
-    }
 }
 
 #[cfg(test)]

@@ -95,12 +95,11 @@ pub(super) fn settings(
     selector: Option<&str>,
     names: &Option<Vec<(String, String)>>,
 ) -> Settings {
-    let page = doc;
     let mut settings = Settings {
         names: names.clone(),
         ..Settings::default()
     };
-    for script in page.select("script") {
+    for script in doc.select("script") {
         if let Some(src) = script.attr("src") {
             let (path, query) = src.split_once('?').unwrap_or((&src, ""));
             if !path.ends_with("/snipbox.js") && path != "snipbox.js" {
