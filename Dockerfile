@@ -34,7 +34,7 @@ RUN cd /src && mkdir -p /skeleton /pins && cp Cargo.toml Cargo.lock /skeleton/ \
       && if [ -f "$crate/src/lib.rs" ]; then : > "/skeleton/$crate/src/lib.rs"; fi \
       && if [ -f "$crate/src/main.rs" ]; then echo 'fn main() {}' > "/skeleton/$crate/src/main.rs"; fi; \
     done \
- && awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock > /pins/wasm-bindgen
+ && . scripts/pins.sh && wasm_bindgen_version Cargo.lock > /pins/wasm-bindgen
 
 # The build tools: brotli (precompresses the widget's files), Debian's
 # node and npm (run the widget's pinned npm tools: wasm-opt, esbuild and

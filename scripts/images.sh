@@ -14,22 +14,18 @@ selected=${*:-${SANDBOXES:-}}
 selected=${selected//,/ }
 target_dir=${CARGO_TARGET_DIR:-target}
 
-# The base images the selected sandboxes start from (every sandbox's when a
-# name is an alias rather than a folder).
-dirs=()
-for name in $selected; do
-  if [ -d "sandboxes/$name" ]; then dirs+=("sandboxes/$name"); else dirs=(); break; fi
-done
-[ ${#dirs[@]} -gt 0 ] || dirs=(sandboxes/*/)
-for base in $(cat "${dirs[@]/%//Dockerfile}" 2>/dev/null | sed -n 's/^FROM[[:space:]]\+\([^[:space:]]*\).*/\1/p' | sort -u); do
+# The agent every image gets (static, musl), and the builder.
+cargo build --quiet --release -p snipbox-agent --target x86_64-unknown-linux-musl
+cargo build --quiet -p snipbox
+only=${selected// /,}
+
+# The base images the selected sandboxes start from, as the builder reads
+# their Dockerfiles: a Debian one that cannot be pulled is bootstrapped.
+for base in $("$target_dir/debug/snipbox" images ${only:+--only "$only"} --bases); do
   case "$base" in
     debian:*) scripts/base-image.sh "$base" ;;
   esac
 done
 
-# The agent every image gets (static, musl), and the builder.
-cargo build --quiet --release -p snipbox-agent --target x86_64-unknown-linux-musl
-cargo build --quiet -p snipbox
-only=${selected// /,}
 exec "$target_dir/debug/snipbox" images ${only:+--only "$only"} \
   --agent "$target_dir/x86_64-unknown-linux-musl/release/snipbox-agent"

@@ -1,5 +1,11 @@
 # The pinned versions of the widget's build tools. Sourced by prereqs.sh
-# (which installs them) and widget.sh (which uses them).
+# (which installs them), widget.sh (which uses them) and the Dockerfile.
+
+# The wasm-bindgen CLI must be the version of the widget's wasm-bindgen
+# crate in Cargo.lock (the file given): that version.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$1"
+}
 
 # The nightly Rust that builds the widget's wasm with a std of its own,
 # built for size (-Zbuild-std): panics abort at once, no panic messages,

@@ -88,15 +88,15 @@ if [ "${1:-}" = "--widget" ] || [ "${1:-}" = "--test" ]; then
     echo "adding the Rust target wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   }
-  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$(dirname "$0")/../Cargo.lock")
+  # shellcheck source=pins.sh
+  source "$(dirname "$0")/pins.sh"
+  want=$(wasm_bindgen_version "$(dirname "$0")/../Cargo.lock")
   have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
   if [ "$have" != "$want" ]; then
     echo "installing wasm-bindgen-cli $want (the widget's wasm-bindgen version; found: ${have:-none})"
     cargo install --quiet wasm-bindgen-cli --version "$want"
   fi
 
-  # shellcheck source=pins.sh
-  source "$(dirname "$0")/pins.sh"
   # The nightly toolchain that builds the wasm for size, with the std
   # sources it rebuilds (about 20 s to download).
   if ! rustup run "$widget_nightly" rustc --version >/dev/null 2>&1 \

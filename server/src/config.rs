@@ -67,6 +67,12 @@ pub struct ImagesArgs {
     /// bridge has no way out (default: the engine's).
     #[arg(long, env = "SNIPBOX_BUILD_NETWORK")]
     pub network: Option<String>,
+    /// Build nothing: print the images the chosen sandboxes' Dockerfiles
+    /// start `FROM` (not their own stages, nor the sandboxes they extend),
+    /// one per line; `scripts/images.sh` bootstraps the Debian ones where
+    /// none can be pulled.
+    #[arg(long)]
+    pub bases: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -337,6 +337,21 @@ pub async fn images(config: &Config, args: &ImagesArgs) -> anyhow::Result<bool> 
             }
         }
     }
+    if args.bases {
+        let mut printed: Vec<String> = Vec::new();
+        for s in &sandboxes {
+            let Ok(dockerfile) = std::fs::read_to_string(s.dir.join("Dockerfile")) else {
+                continue;
+            };
+            for base in images::bases(&dockerfile) {
+                if !printed.contains(&base) {
+                    println!("{base}");
+                    printed.push(base);
+                }
+            }
+        }
+        return Ok(true);
+    }
     let host_ca = args.host_ca.clone().or_else(|| {
         let path: std::path::PathBuf = std::env::var_os("SSL_CERT_FILE")
             .map_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into(), Into::into);
