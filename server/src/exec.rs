@@ -14,7 +14,7 @@ use crate::admission::{Admission, Slot};
 use crate::engine::{Chunk, Container, ContainerSpec, Engine, EngineError, Job, Outcome};
 use crate::files::{self, FileLimits, FilesError};
 use crate::metrics::{Metrics, RunLabels};
-use crate::pool::{Budget, Pool, Size};
+use crate::pool::{Budget, Launcher, Pool, Size};
 use crate::sandbox::{Catalog, DEFAULT_VERSION, Sandbox};
 
 #[derive(Debug, thiserror::Error)]
@@ -329,11 +329,8 @@ impl Executor {
         }
     }
 
-    /// Runs the job in a warm container, or a new one when none is ready.
-    /// A warm container that vanished before it took the job (say, removed
-    /// by hand on the engine) is replaced once, so the request does not
-    /// fail. A container lost after it took the job was ended by the
-    /// program, unless the engine itself is gone.
+    /// Runs the job in a warm container, or a new one when none is ready
+    /// (`run_replacing_once`).
     async fn run_on_container(
         &self,
         prepared: &Prepared,
@@ -342,22 +339,15 @@ impl Executor {
         let entry = &prepared.entry;
         // Held to the end of the run: the pool refills behind it then.
         let (taken, _hold) = entry.pool.take().await;
-        let container = match taken {
-            Some(c) => c,
-            None => Container::launch(&self.engine, &entry.spec).await?,
-        };
-        let token = container.token().to_owned();
-        let (token, result) = match container.run(&prepared.job, chunks).await {
-            Err(EngineError::Lost {
-                after_job: false, ..
-            }) => {
-                tracing::info!(sandbox = %entry.sandbox.name, "a warm container was gone; running on a new one");
-                let container = Container::launch(&self.engine, &entry.spec).await?;
-                let token = container.token().to_owned();
-                (token, container.run(&prepared.job, chunks).await)
-            }
-            other => (token, other),
-        };
+        let (token, result) = run_replacing_once(
+            &*self.engine,
+            &entry.spec,
+            taken,
+            &prepared.job,
+            chunks,
+            &entry.sandbox.name,
+        )
+        .await?;
         self.lost_means_ended(result).await.map(|o| (token, o))
     }
 
@@ -403,6 +393,68 @@ impl Executor {
     }
 }
 
+/// A container that takes a job: the executor's side of it (the pool's is
+/// [`crate::pool::Warm`]); a seam for tests.
+pub trait Runs: Send {
+    /// The run token: the container's label and the run id's last part.
+    fn token(&self) -> &str;
+    /// Runs the job to its end.
+    fn run(
+        self,
+        job: &Job,
+        chunks: Option<&UnboundedSender<Chunk>>,
+    ) -> impl Future<Output = Result<Outcome, EngineError>> + Send;
+}
+
+impl Runs for Container {
+    fn token(&self) -> &str {
+        Container::token(self)
+    }
+
+    fn run(
+        self,
+        job: &Job,
+        chunks: Option<&UnboundedSender<Chunk>>,
+    ) -> impl Future<Output = Result<Outcome, EngineError>> + Send {
+        Container::run(self, job, chunks)
+    }
+}
+
+/// Runs `job` on `taken`, a warm container, or on a new one from
+/// `launcher` when none was ready: the run token and how the run went. A
+/// warm container that vanished before it took the job (say, removed by
+/// hand on the engine) is replaced once, so the request does not fail; a
+/// second loss is the answer. A container lost after it took the job is
+/// not replaced: the program may have ended it (`lost_means_ended`).
+async fn run_replacing_once<L: Launcher>(
+    launcher: &L,
+    spec: &ContainerSpec,
+    taken: Option<L::Container>,
+    job: &Job,
+    chunks: Option<&UnboundedSender<Chunk>>,
+    sandbox: &str,
+) -> Result<(String, Result<Outcome, EngineError>), EngineError>
+where
+    L::Container: Runs,
+{
+    let container = match taken {
+        Some(c) => c,
+        None => launcher.launch(spec).await?,
+    };
+    let token = container.token().to_owned();
+    Ok(match container.run(job, chunks).await {
+        Err(EngineError::Lost {
+            after_job: false, ..
+        }) => {
+            tracing::info!(%sandbox, "a warm container was gone; running on a new one");
+            let container = launcher.launch(spec).await?;
+            let token = container.token().to_owned();
+            (token, container.run(job, chunks).await)
+        }
+        other => (token, other),
+    })
+}
+
 /// Runs `f` when dropped, so a cancelled request still updates its gauges.
 fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
     struct Guard<F: FnMut()>(F);
@@ -429,6 +481,163 @@ mod tests {
             truncated,
             ..Outcome::default()
         }
+    }
+
+    /// How a fake container's run goes.
+    #[derive(Clone, Copy)]
+    enum Goes {
+        /// The program ran and exited 0.
+        Ran,
+        /// The container was gone before it took the job.
+        Vanished,
+        /// The container was lost after it took the job.
+        LostInJob,
+    }
+
+    /// A container of the fake engine.
+    struct Scripted {
+        token: String,
+        goes: Goes,
+    }
+
+    impl crate::pool::Warm for Scripted {
+        fn id(&self) -> &str {
+            &self.token
+        }
+
+        fn idle_memory(&self) -> u64 {
+            0
+        }
+
+        async fn idle(&mut self, taken: tokio::sync::oneshot::Receiver<()>) -> Option<bool> {
+            taken.await.ok().map(|()| true)
+        }
+    }
+
+    impl Runs for Scripted {
+        fn token(&self) -> &str {
+            &self.token
+        }
+
+        async fn run(
+            self,
+            _: &Job,
+            _: Option<&UnboundedSender<Chunk>>,
+        ) -> Result<Outcome, EngineError> {
+            match self.goes {
+                Goes::Ran => Ok(outcome(Some(0), false, false)),
+                Goes::Vanished => Err(EngineError::Lost {
+                    after_job: false,
+                    oom_killed: false,
+                }),
+                Goes::LostInJob => Err(EngineError::Lost {
+                    after_job: true,
+                    oom_killed: false,
+                }),
+            }
+        }
+    }
+
+    /// An engine whose new containers go as `goes` says, in order; it
+    /// counts its launches.
+    struct Fake {
+        goes: std::sync::Mutex<Vec<Goes>>,
+        launched: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Fake {
+        fn new(goes: &[Goes]) -> Fake {
+            Fake {
+                goes: std::sync::Mutex::new(goes.iter().rev().copied().collect()),
+                launched: Default::default(),
+            }
+        }
+
+        fn launched(&self) -> usize {
+            self.launched.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl Launcher for Fake {
+        type Container = Scripted;
+
+        async fn launch(&self, _: &ContainerSpec) -> Result<Scripted, EngineError> {
+            let n = self
+                .launched
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let goes = self.goes.lock().unwrap().pop().expect("a launch too many");
+            Ok(Scripted {
+                token: format!("new{n}"),
+                goes,
+            })
+        }
+    }
+
+    /// Runs a job through `run_replacing_once`: the token and whether the
+    /// run ended (`Ok`) or how it was lost.
+    async fn run(
+        fake: &Fake,
+        warm: Option<Goes>,
+    ) -> Result<(String, Result<(), bool>), EngineError> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
+        let spec = ContainerSpec::new(Catalog::load(&[&dir]).unwrap().get("python").unwrap());
+        let warm = warm.map(|goes| Scripted {
+            token: "warm".into(),
+            goes,
+        });
+        let job = Job::new(agent::Job::default(), &[], b"");
+        let (token, result) = run_replacing_once(fake, &spec, warm, &job, None, "python").await?;
+        Ok((
+            token,
+            result.map(|_| ()).map_err(|e| match e {
+                EngineError::Lost { after_job, .. } => after_job,
+                other => panic!("{other}"),
+            }),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_warm_container_runs_the_job_and_none_is_started() {
+        let fake = Fake::new(&[]);
+        assert_eq!(
+            run(&fake, Some(Goes::Ran)).await.unwrap(),
+            ("warm".into(), Ok(()))
+        );
+        assert_eq!(fake.launched(), 0);
+    }
+
+    #[tokio::test]
+    async fn without_a_warm_container_a_new_one_runs_the_job() {
+        let fake = Fake::new(&[Goes::Ran]);
+        assert_eq!(run(&fake, None).await.unwrap(), ("new0".into(), Ok(())));
+        assert_eq!(fake.launched(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_warm_container_gone_before_the_job_is_replaced_once() {
+        let fake = Fake::new(&[Goes::Ran]);
+        assert_eq!(
+            run(&fake, Some(Goes::Vanished)).await.unwrap(),
+            ("new0".into(), Ok(()))
+        );
+        assert_eq!(fake.launched(), 1);
+        // Once: a replacement that is gone too is the answer.
+        let fake = Fake::new(&[Goes::Vanished, Goes::Ran]);
+        assert_eq!(
+            run(&fake, Some(Goes::Vanished)).await.unwrap(),
+            ("new0".into(), Err(false))
+        );
+        assert_eq!(fake.launched(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_container_lost_after_it_took_the_job_is_not_replaced() {
+        let fake = Fake::new(&[Goes::Ran]);
+        assert_eq!(
+            run(&fake, Some(Goes::LostInJob)).await.unwrap(),
+            ("warm".into(), Err(true))
+        );
+        assert_eq!(fake.launched(), 0);
     }
 
     #[test]
