@@ -150,7 +150,14 @@ fn finish(
     if let Some(path) = &args.junit {
         let timed: Vec<_> = results
             .iter()
-            .map(|(c, o, ms)| (c.clone(), o.0.clone(), *ms))
+            .map(|(c, o, ms)| {
+                (
+                    c.clone(),
+                    o.0.clone(),
+                    *ms,
+                    o.1.as_ref().map(|a| a.duration),
+                )
+            })
             .collect();
         report::junit(path, &timed, pages)?;
     }
@@ -199,8 +206,9 @@ struct Judged(Outcome, Option<ExecResponse>);
 
 /// Runs the checks, `concurrency` at a time, reporting each as it ends: a
 /// progress bar when the report goes to a terminal (its failures follow
-/// at the end), a line per block otherwise. Each with its
-/// outcome and the run's duration.
+/// at the end), a line per block otherwise. Each with its outcome and
+/// the run's time as verify waited for it (request to answer, a wait for
+/// a container and a busy server's retries included), in ms.
 async fn run_checks(
     http: &reqwest::Client,
     base: &str,
@@ -220,6 +228,7 @@ async fn run_checks(
     });
     let mut results: Vec<(Check, Judged, u64)> = futures_util::stream::iter(checks)
         .map(|check| async move {
+            let asked = Instant::now();
             let judged = match &check.job {
                 Err(problem) => Judged(Outcome::Error(problem.clone()), None),
                 Ok(job) => match exec(http, base, api_key, job).await {
@@ -227,7 +236,7 @@ async fn run_checks(
                     Err(e) => Judged(Outcome::Error(e), None),
                 },
             };
-            let ms = judged.1.as_ref().map_or(0, |a| a.duration);
+            let ms = asked.elapsed().as_millis() as u64;
             (check, judged, ms)
         })
         .buffer_unordered(concurrency)

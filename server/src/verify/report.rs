@@ -110,17 +110,19 @@ pub(super) fn summary(results: &[(Check, Outcome)], pages: usize, seconds: f64) 
 }
 
 /// Writes the JUnit XML file: a test suite per page, a test case per
-/// block (its name: number, sandbox, line and heading).
+/// block (its name: number, sandbox, line and heading; its time: the run
+/// as verify waited for it; its property `duration_ms`: the program's
+/// time in its container, as the server measured it).
 pub(super) fn junit(
     path: &Path,
-    results: &[(Check, Outcome, u64)],
+    results: &[(Check, Outcome, u64, Option<u64>)],
     pages: &[PageFile],
 ) -> anyhow::Result<()> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("snipbox verify");
     for (i, page) in pages.iter().enumerate() {
         let mut suite = TestSuite::new(page.name.as_str());
-        for (check, outcome, ms) in results.iter().filter(|(c, _, _)| c.page == i) {
+        for (check, outcome, ms, duration) in results.iter().filter(|(c, ..)| c.page == i) {
             let status = match outcome {
                 Outcome::Passed => TestCaseStatus::success(),
                 Outcome::Failed { why, diff } => {
@@ -140,6 +142,9 @@ pub(super) fn junit(
             let mut case = TestCase::new(place(check, pages), status);
             case.set_classname(page.name.as_str());
             case.set_time(std::time::Duration::from_millis(*ms));
+            if let Some(d) = duration {
+                case.add_property(("duration_ms", d.to_string().as_str()));
+            }
             suite.add_test_case(case);
         }
         if !suite.test_cases.is_empty() {
