@@ -4,20 +4,25 @@
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bins test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check check-leftovers
+.PHONY: run book test bins test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check check-leftovers
 
-run: images widget
+run: images widget book
 	$(CARGO) build --release -p snipbox
 	./target/release/snipbox --listen $(LISTEN)
 
 test: images
 	scripts/prereqs.sh --test
-	$(MAKE) --no-print-directory widget
+	$(MAKE) --no-print-directory widget book
 	$(CARGO) build -p snipbox -p snipbox-guard
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory test-e2e-guard test-e2e-gvisor
 	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
 	$(MAKE) --no-print-directory check-leftovers
+
+# docs/ as a book (mdBook) in static/docs: the server serves it at /docs/,
+# where its snippets run.
+book:
+	scripts/book.sh >/dev/null
 
 # The suites one by one (`make test` runs the plain end-to-end and browser
 # suites within `cargo test --workspace`). They start the server and the

@@ -20,16 +20,27 @@ pub const GENERATORS: [&str; 7] = [
 
 /// Builds the site of generator `name` (or reuses its build); its folder.
 pub fn build(name: &str) -> PathBuf {
-    let built = Command::new(root().join("tests/sites/build.sh"))
-        .arg(name)
+    built("tests/sites/build.sh", &[name], &format!("the {name} site"))
+}
+
+/// Builds docs/ as a book into static/docs (or reuses its build), which a
+/// test server serves at /docs/; its folder.
+pub fn book() -> PathBuf {
+    built("scripts/book.sh", &[], "the book")
+}
+
+/// Runs a build script that prints the folder it built; that folder.
+fn built(script: &str, args: &[&str], what: &str) -> PathBuf {
+    let out = Command::new(root().join(script))
+        .args(args)
         .output()
-        .expect("tests/sites/build.sh runs");
+        .unwrap_or_else(|e| panic!("{script} runs: {e}"));
     assert!(
-        built.status.success(),
-        "the {name} site did not build:\n{}",
-        String::from_utf8_lossy(&built.stderr)
+        out.status.success(),
+        "{what} did not build:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    PathBuf::from(String::from_utf8(built.stdout).unwrap().trim())
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 /// Copies the folder `from` into `to`, with `https://HOST` replaced by

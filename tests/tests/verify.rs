@@ -211,3 +211,21 @@ fn leaves_nothing_behind() {
         "containers of verify left: {left}"
     );
 }
+
+/// The book (docs/, built as `make book` builds it) keeps every promise
+/// it makes: `snipbox verify` of its folder, as an author would run it,
+/// on a server.
+#[test]
+fn the_book_keeps_its_promises() {
+    let server = snipbox_tests::shared();
+    let book = sites::book();
+    let (status, report) = sites::verify(&["--server", &server.base, book.to_str().unwrap()]);
+    assert!(status.success(), "{report}");
+    let summary = report.lines().last().unwrap_or_default();
+    let blocks: usize = summary.split(' ').next().unwrap().parse().unwrap();
+    assert!(blocks > 0, "{report}");
+    assert!(
+        summary.contains(&format!(": {blocks} passed, 0 failed, 0 errors")),
+        "{report}"
+    );
+}

@@ -93,14 +93,14 @@ async fn until(page: &Fixture, script: &str, what: &str) -> Value {
 }
 
 /// Waits until the page has `n` snippets.
-async fn snippets(page: &Fixture, n: usize) {
+pub(crate) async fn snippets(page: &Fixture, n: usize) {
     let script = format!("return document.querySelectorAll('.snipbox-run').length === {n} || null");
     until(page, &script, &format!("{n} snippets")).await;
 }
 
 /// Runs the `i`-th snippet of the page (its Run button must be shown) and
 /// returns its output once the run has ended.
-async fn run(page: &Fixture, i: usize) -> String {
+pub(crate) async fn run(page: &Fixture, i: usize) -> String {
     let clicked = page
         .eval(&format!(
             "const b = document.querySelectorAll('.snipbox-run')[{i}];
