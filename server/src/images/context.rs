@@ -73,7 +73,7 @@ impl Definition {
         let dockerfile_path = dir.join("Dockerfile");
         let dockerfile =
             std::fs::read_to_string(&dockerfile_path).map_err(read_err(&dockerfile_path))?;
-        Self::with_dockerfile(dir, &dockerfile, agent)
+        Self::with_dockerfile(dir, &with_preamble(&dockerfile, dir)?, agent)
     }
 
     /// The definition of a sandbox in `dir` that extends `parent` (its
@@ -331,6 +331,35 @@ fn hash(entries: &[Entry]) -> String {
         sha.update(&e.data);
     }
     format!("sha256:{:x}", sha.finalize())
+}
+
+/// A Dockerfile line that stands for the first steps every sandbox shares:
+/// the text of [`PREAMBLE_FILE`] in the folder of sandboxes the sandbox is
+/// in. Written once, the same in every image, so Docker builds those
+/// layers once.
+pub const PREAMBLE_LINE: &str = "# snipbox: preamble.Dockerfile";
+pub const PREAMBLE_FILE: &str = "preamble.Dockerfile";
+
+/// `dockerfile` (of the sandbox in `dir`) with each [`PREAMBLE_LINE`]
+/// replaced by the preamble's text.
+pub(super) fn with_preamble(dockerfile: &str, dir: &Path) -> Result<String, ContextError> {
+    if !dockerfile.lines().any(|l| l.trim_end() == PREAMBLE_LINE) {
+        return Ok(dockerfile.to_string());
+    }
+    let path = dir.parent().unwrap_or(dir).join(PREAMBLE_FILE);
+    let preamble = std::fs::read_to_string(&path).map_err(read_err(&path))?;
+    let lines: Vec<&str> = dockerfile
+        .lines()
+        .map(|l| {
+            if l.trim_end() == PREAMBLE_LINE {
+                preamble.trim_end_matches('\n')
+            } else {
+                l
+            }
+        })
+        .collect();
+    let end = if dockerfile.ends_with('\n') { "\n" } else { "" };
+    Ok(lines.join("\n") + end)
 }
 
 /// The images a Dockerfile's stages start `FROM`, in order, without the

@@ -109,6 +109,68 @@ fn bases_are_the_images_stages_start_from() {
 }
 
 #[test]
+fn every_sandbox_image_starts_with_the_preamble_written_once() {
+    use super::context::{PREAMBLE_FILE, PREAMBLE_LINE, with_preamble};
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
+    let preamble = std::fs::read_to_string(repo.join(PREAMBLE_FILE)).unwrap();
+    let mut images = 0;
+    for entry in std::fs::read_dir(&repo).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(dockerfile) = std::fs::read_to_string(dir.join("Dockerfile")) else {
+            continue;
+        };
+        images += 1;
+        let name = dir.display();
+        assert!(
+            !dockerfile.contains("useradd"),
+            "{name}: the preamble's steps written out again"
+        );
+        let expanded = with_preamble(&dockerfile, &dir).unwrap();
+        // Once, right after the FROM of the image's (last) stage.
+        assert_eq!(expanded.matches(preamble.as_str()).count(), 1, "{name}");
+        let before = &expanded[..expanded.find(preamble.as_str()).unwrap()];
+        let from = before.lines().last().unwrap();
+        assert!(from.starts_with("FROM "), "{name}: after {from:?}");
+        assert!(!expanded[before.len()..].contains("\nFROM "), "{name}");
+        assert!(!expanded.lines().any(|l| l == PREAMBLE_LINE), "{name}");
+    }
+    assert!(images > 1, "{images} Dockerfiles in {}", repo.display());
+}
+
+#[test]
+fn the_preamble_line_takes_its_folders_file_or_says_it_is_missing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("mine");
+    std::fs::create_dir(&dir).unwrap();
+    let dockerfile = "FROM debian:trixie-slim\n# snipbox: preamble.Dockerfile\nRUN mine\n";
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    let e = Definition::read(&dir, b"AGENT").unwrap_err().to_string();
+    assert!(e.contains("preamble.Dockerfile"), "{e}");
+
+    std::fs::write(root.path().join("preamble.Dockerfile"), "RUN first\n").unwrap();
+    let tar = Definition::read(&dir, b"AGENT")
+        .unwrap()
+        .context(b"")
+        .unwrap();
+    let mut archive = tar::Archive::new(tar.as_slice());
+    let recipe = archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find_map(|mut e| {
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            (text.starts_with("FROM ") && path != "Dockerfile").then_some(text)
+        })
+        .expect("a recipe in the context");
+    assert!(
+        recipe.starts_with("FROM debian:trixie-slim\nRUN first\nRUN mine\n"),
+        "{recipe}"
+    );
+}
+
+#[test]
 fn an_agent_that_needs_a_dynamic_loader_is_refused_with_the_fix() {
     let dynamic = std::fs::read("/bin/sh").unwrap();
     let e = check_agent(Path::new("/bin/sh"), &dynamic)
