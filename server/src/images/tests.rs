@@ -6,6 +6,23 @@ use snipbox_spec::testing::folder;
 
 const DOCKERFILE: &str = "FROM debian:trixie-slim\nRUN true\n";
 
+/// The Dockerfile a definition's context builds with (`RECIPE`).
+fn recipe_of(def: &Definition) -> String {
+    let tar = def.context(b"").unwrap();
+    let mut archive = tar::Archive::new(tar.as_slice());
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find_map(|mut e| {
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            (path == context::RECIPE).then_some(text)
+        })
+        .expect("a recipe in the context")
+}
+
 fn hash_of(dir: &Path, agent: &[u8]) -> String {
     Definition::read(dir, agent).unwrap().hash
 }
@@ -148,22 +165,7 @@ fn the_preamble_line_takes_its_folders_file_or_says_it_is_missing() {
     assert!(e.contains("preamble.Dockerfile"), "{e}");
 
     std::fs::write(root.path().join("preamble.Dockerfile"), "RUN first\n").unwrap();
-    let tar = Definition::read(&dir, b"AGENT")
-        .unwrap()
-        .context(b"")
-        .unwrap();
-    let mut archive = tar::Archive::new(tar.as_slice());
-    let recipe = archive
-        .entries()
-        .unwrap()
-        .map(|e| e.unwrap())
-        .find_map(|mut e| {
-            let path = e.path().unwrap().to_string_lossy().into_owned();
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
-            (text.starts_with("FROM ") && path != "Dockerfile").then_some(text)
-        })
-        .expect("a recipe in the context");
+    let recipe = recipe_of(&Definition::read(&dir, b"AGENT").unwrap());
     assert!(
         recipe.starts_with("FROM debian:trixie-slim\nRUN first\nRUN mine\n"),
         "{recipe}"
@@ -244,19 +246,7 @@ fn a_sandbox_that_extends_another_is_its_parents_image_and_its_packages() {
     let other = python(&["rich==13.7.0"]);
     assert_ne!(first.hash, def("sha256:1", &other).hash, "a changed list");
 
-    let tar = first.context(b"").unwrap();
-    let mut archive = tar::Archive::new(tar.as_slice());
-    let recipe = archive
-        .entries()
-        .unwrap()
-        .map(|e| e.unwrap())
-        .find_map(|mut e| {
-            let path = e.path().unwrap().to_string_lossy().into_owned();
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
-            (path == ".snipbox/Dockerfile").then_some(text)
-        })
-        .unwrap();
+    let recipe = recipe_of(&first);
     assert!(
         recipe.starts_with("# The image of the sandbox this one extends (definition sha256:1)"),
         "{recipe}"
