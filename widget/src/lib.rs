@@ -31,11 +31,47 @@ pub use snipbox_page::options;
 use snippet::Snippet;
 
 thread_local! {
-    /// The mounted snippets: each one's element on the page and what
+    /// The mounted snippets: each one's element on the page, what
     /// unmounts it (its view and its reactive owner, with the run in
-    /// flight, if any).
-    static MOUNTED: std::cell::RefCell<Vec<(HtmlElement, Box<dyn std::any::Any>)>> =
+    /// flight, if any), and its block (and whether the page says what it
+    /// prints) when a page's copy of its output is hidden, to hide it
+    /// again (see [`sweep`]).
+    static MOUNTED: std::cell::RefCell<Vec<Mounted>> =
         const { std::cell::RefCell::new(Vec::new()) };
+}
+
+type Mounted = (
+    HtmlElement,
+    Box<dyn std::any::Any>,
+    Option<(snipbox_page::find::Block<dom::El>, bool)>,
+);
+
+/// Hides the page's own copies of what a snippet's output pane shows: the
+/// block of the output it expects (when `expected`) and the output baked
+/// after it, each with the wrappers (a frame, a background) that hold it
+/// alone. An attribute, not a class: a framework that draws the block
+/// again (React, for Docusaurus's code blocks) sets its class again, and
+/// leaves others' attributes.
+fn hide_page_copies(block: &snipbox_page::find::Block<dom::El>, expected: bool) {
+    let Some(page) = dom::page() else {
+        return;
+    };
+    let shown = [
+        snipbox_page::options::output_block(&page, block).filter(|_| expected),
+        snipbox_page::options::baked_block(block),
+    ];
+    for el in shown.into_iter().flatten() {
+        let mut outer = el;
+        for _ in 0..3 {
+            match outer.parent() {
+                Some(p) if p.elements().len() == 1 && !p.matches("main,article,section,body") => {
+                    outer = p
+                }
+                _ => break,
+            }
+        }
+        let _ = outer.0.set_attribute("data-snipbox-hidden", "");
+    }
 }
 
 /// Enhances one block, running code on `server`: `el` is the block the
@@ -66,11 +102,17 @@ pub fn sweep() -> u32 {
     let gone: Vec<_> = MOUNTED.with_borrow_mut(|all| {
         let (kept, gone) = std::mem::take(all)
             .into_iter()
-            .partition(|(host, _)| host.is_connected());
+            .partition(|(host, ..)| host.is_connected());
         *all = kept;
         gone
     });
     drop(gone);
+    // A framework may have drawn a hidden copy of an output anew.
+    let blocks: Vec<_> =
+        MOUNTED.with_borrow(|all| all.iter().filter_map(|(.., b)| b.clone()).collect());
+    for (block, expected) in &blocks {
+        hide_page_copies(block, *expected);
+    }
     MOUNTED.with_borrow(|all| all.len() as u32)
 }
 
@@ -88,31 +130,13 @@ pub fn mount_block(
     };
     // The snippet's output pane shows what the page expects (or the output
     // baked into it) until a run: the page's own copy steps aside.
-    if let Some(page) = dom::page() {
-        let shown = [
-            snipbox_page::options::output_block(&page, &block)
-                .filter(|_| options.expected.is_some()),
-            snipbox_page::options::baked_block(&block),
-        ];
-        for el in shown.into_iter().flatten() {
-            // With the wrappers (a frame, a background) that hold it alone.
-            let mut outer = el;
-            for _ in 0..3 {
-                match outer.parent() {
-                    Some(p)
-                        if p.elements().len() == 1 && !p.matches("main,article,section,body") =>
-                    {
-                        outer = p
-                    }
-                    _ => break,
-                }
-            }
-            let _ = outer.0.class_list().add_1("snipbox-hidden");
-        }
-    }
+    let expected = options.expected.is_some();
+    hide_page_copies(&block, expected);
+    let hidden = (expected || snipbox_page::options::baked_block(&block).is_some())
+        .then_some((block, expected));
     let server = server.to_string();
     let handle = leptos::mount::mount_to(host.clone(), move || view! { <Snippet server options/> });
-    MOUNTED.with_borrow_mut(|all| all.push((host, Box::new(handle))));
+    MOUNTED.with_borrow_mut(|all| all.push((host, Box::new(handle), hidden)));
     true
 }
 

@@ -161,14 +161,15 @@ async fn every_block_runs(
     let page = Fixture::open(&served.1).await;
     snippets(&page, outputs.len() + CHECKED).await;
     // The first block's output, as the page promises it, is in its
-    // output pane before any run; the page's own copy steps aside.
+    // output pane before any run; the page's own copies (all four) step
+    // aside.
     let expected = page
         .eval(
             "const s = document.querySelector('.snipbox');
              const out = (e) => e && (/(^|\\s)(language|lang|highlight)-output(\\s|$)/.test(e.className) || e.dataset.lang === 'output' || e.dataset.language === 'output');
              const shown = [...document.querySelectorAll('pre')].filter((p) => [p, p.querySelector('code'), p.parentElement, p.parentElement?.parentElement].some(out));
              return [s.querySelector('.snipbox-stdout').textContent, s.querySelector('.snipbox-status').textContent,
-                     shown.length === 4 && !shown[0].checkVisibility()];",
+                     shown.length === 4 && shown.every((p) => !p.checkVisibility())];",
         )
         .await;
     assert_eq!(
