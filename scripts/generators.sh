@@ -90,9 +90,11 @@ install() {
 
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(mkdocs sphinx mdbook hugo jekyll docusaurus starlight)
+mkdir -p "$tools"
 for name in "${names[@]}"; do
   log=$(mktemp)
-  if ! install "$name" >"$log" 2>&1; then
+  # One install of a generator at a time: tests that need it start together.
+  if ! (flock 8 && install "$name") 8>"$tools/.$name.lock" >"$log" 2>&1; then
     failed+=("$name")
     say "$name could not be installed:"
     tail -n 20 "$log" >&2

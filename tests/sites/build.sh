@@ -14,6 +14,11 @@ name=$1
 target=${CARGO_TARGET_DIR:-$PWD/target}
 tools=$target/tools
 out=$target/sites/$name
+# One build of a site at a time: tests that need the same site build it
+# together on a fresh clone.
+mkdir -p "$target/sites"
+exec 9>"$out.lock"
+flock 9
 scripts/generators.sh "$name" >&2
 stamp=$( (cd tests/sites && find "$name" -type f -print0 | sort -z | xargs -0 sha256sum; cat "$tools/$name/pins" 2>/dev/null;
   grep -E '^[a-z_]+=[0-9]' ../../scripts/generators.sh) | sha256sum | cut -c1-16)
