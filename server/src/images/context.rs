@@ -337,8 +337,8 @@ fn hash(entries: &[Entry]) -> String {
 /// the text of [`PREAMBLE_FILE`] in the folder of sandboxes the sandbox is
 /// in. Written once, the same in every image, so Docker builds those
 /// layers once.
-pub const PREAMBLE_LINE: &str = "# snipbox: preamble.Dockerfile";
-pub const PREAMBLE_FILE: &str = "preamble.Dockerfile";
+pub(super) const PREAMBLE_LINE: &str = "# snipbox: preamble.Dockerfile";
+pub(super) const PREAMBLE_FILE: &str = "preamble.Dockerfile";
 
 /// `dockerfile` (of the sandbox in `dir`) with each [`PREAMBLE_LINE`]
 /// replaced by the preamble's text.
