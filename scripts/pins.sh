@@ -22,3 +22,6 @@ codemirror="@codemirror/state@6.7.6 @codemirror/view@6.43.15 @codemirror/languag
   @lezer/highlight@1.2.5 @codemirror/legacy-modes@6.5.5 @codemirror/lang-python@6.2.1 @codemirror/lang-javascript@6.2.5
   @codemirror/lang-go@6.0.1 @codemirror/lang-rust@6.0.2 @codemirror/lang-cpp@6.0.3 @codemirror/lang-java@6.0.2
   @codemirror/lang-sql@6.10.0 @codemirror/lang-php@6.0.2"
+# axe-core, the accessibility checker the browser tests run on every page
+# the widget or the playground draws, from npm.
+axe_core=4.14.1

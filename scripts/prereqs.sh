@@ -79,6 +79,19 @@ if [ "${1:-}" = "--test" ]; then
     as_root install -D -m 0755 "$work/root/usr/libexec/docker/cli-plugins/docker-compose" "$plugins/docker-compose"
     rm -rf "$work"
   fi
+
+  # axe-core, the accessibility checker the browser tests run (pinned in
+  # pins.sh), into target/tools/axe-core.
+  # shellcheck source=pins.sh
+  source "$(dirname "$0")/pins.sh"
+  axe=${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")/.." && pwd)/target}/tools/axe-core
+  # shellcheck disable=SC2154 # axe_core is set in pins.sh
+  if [ "$(node -p "require('$axe/node_modules/axe-core/package.json').version" 2>/dev/null || true)" != "$axe_core" ]; then
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    echo "installing axe-core $axe_core from npm into $axe"
+    mkdir -p "$axe"
+    npm install --silent --prefix "$axe" --no-save --no-package-lock --no-audit --no-fund "axe-core@$axe_core"
+  fi
 fi
 
 # The widget: the wasm target and the wasm-bindgen CLI of exactly the

@@ -4,8 +4,9 @@ use leptos::prelude::*;
 
 use crate::store::{File, Store};
 
-/// A tab per file (the entry file cannot be deleted), "+ file", and the
-/// name of the file on show to rename it (not the entry file's).
+/// A tab per file (a button; the one on show is marked current), "+ file"
+/// (the entry file cannot be deleted), and the name of the file on show
+/// to rename it (not the entry file's).
 #[component]
 pub fn FileTabs(store: Store) -> impl IntoView {
     let tabs = move || {
@@ -17,7 +18,7 @@ pub fn FileTabs(store: Store) -> impl IntoView {
             .collect_view()
     };
     view! {
-        <div class="pg-tabs" role="tablist">
+        <div class="pg-tabs" role="group" aria-label="Files">
             {tabs}
             <button type="button" class="pg-add" on:click=move |_| add_file(store)>"+ file"</button>
         </div>
@@ -38,9 +39,8 @@ fn Tab(store: Store, i: usize, name: String) -> impl IntoView {
         <span class="pg-tab">
             <button
                 type="button"
-                role="tab"
                 class="pg-tab-name"
-                aria-selected=move || (store.active.get() == i).to_string()
+                aria-current=move || (store.active.get() == i).then_some("true")
                 on:click=move |_| store.active.set(i)
             >
                 {name.clone()}

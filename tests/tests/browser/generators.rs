@@ -28,7 +28,7 @@ const CHECKED: usize = 5;
 /// Builds the site of generator `name` (or reuses its build) and serves a
 /// copy in which `https://HOST` is the server at `base`: the file server,
 /// the site's address and the copy.
-fn site(name: &str, base: &str) -> (Process, String, tempfile::TempDir) {
+pub(crate) fn site(name: &str, base: &str) -> (Process, String, tempfile::TempDir) {
     let dir = sites::build(name);
     let copy = tempfile::tempdir().unwrap();
     let hosts = sites::copy_with_host(&dir, copy.path(), base);
@@ -81,7 +81,7 @@ fn gather(dir: &Path, into: &mut String) {
 
 /// Evaluates `script` until it returns something other than null (up to
 /// 30 s); that value.
-async fn until(page: &Fixture, script: &str, what: &str) -> Value {
+pub(crate) async fn until(page: &Fixture, script: &str, what: &str) -> Value {
     for _ in 0..300 {
         let v = page.eval(script).await;
         if !v.is_null() && v != json!(false) {

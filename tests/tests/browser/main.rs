@@ -3,6 +3,7 @@
 //! topical modules: the widget on another origin's page, the server's demo
 //! page, and the playground. Pages come from `snipbox_tests::browser::Fixture`.
 
+mod access;
 mod book;
 mod demo;
 mod generators;

@@ -16,10 +16,7 @@ async fn open(url: &str) -> Fixture {
 
 async fn pick(client: &Client, sandbox: &str) {
     click(client, &format!(".pg-sandbox option[value=\"{sandbox}\"]")).await;
-    text_until(client, ".pg-tab-name[aria-selected=true]", |t| {
-        !t.is_empty()
-    })
-    .await;
+    text_until(client, ".pg-tab-name[aria-current=true]", |t| !t.is_empty()).await;
 }
 
 /// Replaces the field's text as a reader would: select all, then type.
@@ -128,7 +125,7 @@ async fn python_with_a_file_and_stdin(client: &Client) {
     .await;
     click(client, ".pg-add").await;
     type_into(client, ".pg-filename", "helper.py\n").await;
-    text_until(client, ".pg-tab-name[aria-selected=true]", |t| {
+    text_until(client, ".pg-tab-name[aria-current=true]", |t| {
         t == "helper.py"
     })
     .await;
