@@ -109,6 +109,10 @@ for src in "$out/snipbox_widget.js" "$out/snipbox_playground.js" widget/snipbox.
   fi
 done
 
+# The widget's words in other languages than English (the loader fetches
+# the page's).
+rm -rf "$out/i18n" && mkdir -p "$out/i18n" && cp widget/i18n/*.json "$out/i18n/"
+
 # The playground's editor: CodeMirror's packages (target/tools/codemirror,
 # pinned in scripts/pins.sh) found through NODE_PATH.
 if [ -x "$esbuild" ] && [ -d "$codemirror" ]; then
@@ -117,7 +121,7 @@ if [ -x "$esbuild" ] && [ -d "$codemirror" ]; then
 fi
 
 if command -v brotli >/dev/null 2>&1; then
-  for file in "$out"/*.js "$out"/*.wasm "$out"/*.css "$out"/codemirror/*.js; do
+  for file in "$out"/*.js "$out"/*.wasm "$out"/*.css "$out"/codemirror/*.js "$out"/i18n/*.json; do
     [ -f "$file" ] || continue
     brotli --best --force --keep "$file"
     gzip -9 --force --keep "$file"

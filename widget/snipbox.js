@@ -11,8 +11,11 @@
 // mount(); blocks added later are enhanced as they appear, and snippets
 // taken off the page are dropped with their runs (sweep()). When the page's
 // blocks are mounted it fires `snipbox:mounted` on the document, detail
-// { count }, and again whenever blocks added later are.
-import init, { find, mount, sweep } from "./snipbox_widget.js";
+// { count }, and again whenever blocks added later are. Its words follow
+// the page's language (data-lang on the tag, else <html lang>) where the
+// widget has them (i18n/LANG.json, fetched only then), else English;
+// window.SNIPBOX.strings overrides any of them by key.
+import init, { find, mount, strings, sweep } from "./snipbox_widget.js";
 
 const here = new URL(import.meta.url);
 const tag = [...document.querySelectorAll("script[src]")].find((s) => s.src === here.href);
@@ -30,6 +33,20 @@ const names =
     .then((list) => list.flatMap((s) => [s.name, ...(s.aliases || [])].map((n) => [n, s.name])))
     .catch(() => null);
 let sandboxes;
+
+// The page's language, as one the widget has words for, or none (English).
+// Chinese is Simplified Chinese's: zh, zh-CN, zh-SG, zh-Hans.
+const lang = (() => {
+  const asked = (tag?.dataset.lang || document.documentElement.lang || "").toLowerCase();
+  const primary = asked.split("-")[0];
+  if (primary === "zh") return /^zh(-(cn|sg|hans)(-.*)?)?$/.test(asked) ? "zh-CN" : null;
+  return ["de", "es", "fr", "ja", "pt"].includes(primary) ? primary : null;
+})();
+const words = lang
+  ? fetch(new URL(`i18n/${lang}.json`, here))
+      .then((r) => (r.ok ? r.json() : {}))
+      .catch(() => ({}))
+  : {};
 
 // The page's own highlighter, if it has one (highlight.js, old or new,
 // or Prism): the new code as markup, or undefined.
@@ -130,7 +147,9 @@ css.rel = "stylesheet";
 css.href = new URL("snipbox.css", here).href;
 document.head.append(css);
 
-[sandboxes] = await Promise.all([names, init({ module_or_path: new URL("snipbox_widget_bg.wasm", here) })]);
+let table;
+[sandboxes, , table] = await Promise.all([names, init({ module_or_path: new URL("snipbox_widget_bg.wasm", here) }), words]);
+strings({ ...table, ...page.strings });
 if (document.readyState === "loading") await new Promise((done) => document.addEventListener("DOMContentLoaded", done));
 const mounted = (count) => document.dispatchEvent(new CustomEvent("snipbox:mounted", { detail: { count } }));
 mounted(scan());

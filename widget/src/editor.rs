@@ -2,13 +2,15 @@
 //! Ctrl/Cmd+Enter runs), or the code read-only.
 
 use leptos::prelude::*;
+
+use crate::i18n::t;
 use web_sys::HtmlTextAreaElement;
 
 /// The code, editable unless `editable` is false; the run key calls `run`.
 #[component]
 pub fn Code(code: RwSignal<String>, editable: bool, run: Callback<()>) -> impl IntoView {
     if !editable {
-        return view! { <pre class="snipbox-code" aria-label="Code">{code}</pre> }.into_any();
+        return view! { <pre class="snipbox-code" aria-label=t("code")>{code}</pre> }.into_any();
     }
     let escaped = RwSignal::new(false);
     let keydown = move |ev: web_sys::KeyboardEvent| {
@@ -29,7 +31,7 @@ pub fn Code(code: RwSignal<String>, editable: bool, run: Callback<()>) -> impl I
             class="snipbox-code"
             spellcheck="false"
             autocapitalize="off"
-            aria-label="Code"
+            aria-label=t("code")
             prop:value=code
             on:input=move |ev| code.set(event_target_value(&ev))
             on:keydown=keydown

@@ -78,7 +78,9 @@ pub fn parse_response(body: &str) -> Option<Answer> {
         timed_out: flag("timed_out").unwrap_or(false),
         truncated: flag("truncated").unwrap_or(false),
         error: text("error"),
+        reason: text("reason"),
         reason_text: text("reason_text"),
+        signal: text("signal"),
         files_omitted: number("files_omitted").unwrap_or(0.0) as u64,
         ..ExecResponse::default()
     };

@@ -19,6 +19,7 @@ pub mod bar;
 pub mod compose;
 pub mod dom;
 pub mod editor;
+pub mod i18n;
 pub mod json;
 pub mod output;
 pub mod render;
@@ -89,6 +90,14 @@ pub fn mount(
     code: String,
 ) -> bool {
     mount_block(&server, &el, host, &sandbox, code)
+}
+
+/// The page's words (an object of key → string, see [`i18n`]) for the
+/// snippets mounted from now on.
+#[cfg(feature = "embed")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn strings(table: js_sys::Object) {
+    i18n::set_strings(table);
 }
 
 /// Drops the snippets whose element has left the page (a script replaced

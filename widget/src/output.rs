@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::t;
 use crate::options::OutputMode;
 use crate::run::Runner;
 
@@ -22,14 +23,18 @@ pub fn Output(runner: Runner, #[prop(optional)] mode: OutputMode) -> impl IntoVi
                     stdout.get()
                 }
             };
-            view! { <pre class="snipbox-stdout" aria-live="polite">{text}</pre> }.into_any()
+            view! { <pre class="snipbox-stdout">{text}</pre> }.into_any()
         }
         _ => (move || frame(mode, stdout.get())).into_any(),
     };
+    // A labelled group, not a live region: a screen reader announces the
+    // run's status line (its end), not every chunk a stream brings.
     view! {
-        {shown}
-        <div class="snipbox-more" id=runner.more_id()></div>
-        <pre class="snipbox-stderr">{runner.stderr}</pre>
+        <div class="snipbox-output" role="group" aria-label=t("output")>
+            {shown}
+            <div class="snipbox-more" id=runner.more_id()></div>
+            <pre class="snipbox-stderr">{runner.stderr}</pre>
+        </div>
     }
 }
 
@@ -55,7 +60,7 @@ fn frame(mode: OutputMode, out: String) -> impl IntoView {
         format!("{FRAME_POLICY}{out}")
     };
     let frame = (!doc.is_empty()).then(|| {
-        view! { <iframe class="snipbox-frame" sandbox="" title="Program output" srcdoc=doc></iframe> }
+        view! { <iframe class="snipbox-frame" sandbox="" title=t("program_output") srcdoc=doc></iframe> }
     });
-    view! { <div class="snipbox-stdout" aria-live="polite">{frame}</div> }
+    view! { <div class="snipbox-stdout">{frame}</div> }
 }

@@ -20,6 +20,7 @@ use web_sys::{
     TextDecoder,
 };
 
+use crate::i18n::{page_string, t, tf};
 use crate::json::{Answer, Job, chunk_text, get, parse_response, request_body};
 use crate::render;
 use crate::stream::Events;
@@ -103,13 +104,13 @@ impl Runner {
         let signal = controller.signal();
         self.abort.set_value(Some(controller));
         self.running.set(true);
-        self.status.set("running…".into());
+        self.status.set(t("running"));
         let ticker = self.tick();
         let url = format!("{}/v1/exec", server.trim_end_matches('/'));
         spawn_local(async move {
             let status = match self.exchange(&url, &job, &signal).await {
                 Ok(status) => status,
-                Err(_) if signal.aborted() => "stopped".into(),
+                Err(_) if signal.aborted() => t("stopped"),
                 Err(e) => self.unreachable(&e),
             };
             if let Ok(ticker) = ticker {
@@ -139,12 +140,12 @@ impl Runner {
     fn unreachable(self, error: &JsValue) -> String {
         let kept = self.kept.get_value();
         self.show(kept.as_ref());
-        let shown = if kept.is_some() {
-            ": the output shown is the page's"
+        let key = if kept.is_some() {
+            "unreachable_kept"
         } else {
-            ""
+            "unreachable"
         };
-        format!("✗ the server is unreachable ({}){shown}", reason(error))
+        tf(key, &[("why", &reason(error))])
     }
 
     /// Aborts the request in flight, if any: a streaming server ends the
@@ -181,8 +182,8 @@ impl Runner {
         set_interval_with_handle(
             move || {
                 let ms = (Date::now() - start) as u64;
-                self.status
-                    .set(format!("running… {}.{} s", ms / 1000, ms / 100 % 10));
+                let s = format!("{}.{}", ms / 1000, ms / 100 % 10);
+                self.status.set(tf("running_for", &[("s", &s)]));
             },
             Duration::from_millis(100),
         )
@@ -196,7 +197,7 @@ impl Runner {
         let body = if streamed {
             match self.read_events(&resp).await? {
                 Some(end) => end,
-                None => return Ok("✗ the output stream ended before the run did".into()),
+                None => return Ok(t("stream_cut")),
             }
         } else {
             JsFuture::from(resp.text()?)
@@ -206,10 +207,8 @@ impl Runner {
         };
         let http = resp.status();
         let Some(answer) = parse_response(&body) else {
-            return Ok(format!(
-                "✗ the server answered HTTP {http} {}",
-                resp.status_text()
-            ));
+            let status = format!("{http} {}", resp.status_text());
+            return Ok(tf("http", &[("status", status.trim_end())]));
         };
         let retry_after = header("retry-after").and_then(|v| v.parse().ok());
         let mut status = describe(http, retry_after, &answer);
@@ -219,7 +218,7 @@ impl Runner {
             && expected.is_some_and(|e| !snipbox_page::expect::matches(&e, &answer.exec.stdout))
         {
             self.mark(true);
-            status.push_str(" · not the output the page shows");
+            status = format!("{status} · {}", t("differs"));
         }
         Ok(status)
     }
@@ -287,22 +286,25 @@ fn reason(error: &JsValue) -> String {
 /// The status line: outcome and duration, or what went wrong.
 pub fn describe(http: u16, retry_after: Option<u64>, answer: &Answer) -> String {
     let r = &answer.exec;
+    // The page's words for the reason, if it has them (with the signal's
+    // name); else the server's.
+    let reason = r.reason.as_ref().and_then(|code| {
+        let words = page_string(&format!("reason_{code}"))?;
+        Some(words.replace("{signal}", r.signal.as_deref().unwrap_or("?")))
+    });
     if r.ok {
-        format!("✓ {} ms", r.duration)
+        tf("ok", &[("ms", &r.duration.to_string())])
     } else if http == 429 {
-        format!(
-            "✗ the server is busy: try again in {} s",
-            retry_after.unwrap_or(1)
-        )
+        tf("busy", &[("s", &retry_after.unwrap_or(1).to_string())])
     } else if let Some(kind) = &r.error {
         format!("✗ {kind}: {}", r.stderr)
-    } else if let Some(why) = &r.reason_text {
+    } else if let Some(why) = reason.as_ref().or(r.reason_text.as_ref()) {
         format!("✗ {why}")
     } else if r.timed_out {
-        "✗ timed out".into()
+        t("timed_out")
     } else if r.truncated {
-        "✗ output truncated".into()
+        t("truncated")
     } else {
-        format!("✗ exit {}", r.exit_code.unwrap_or(-1))
+        tf("exit", &[("code", &r.exit_code.unwrap_or(-1).to_string())])
     }
 }

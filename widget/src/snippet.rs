@@ -8,6 +8,7 @@ use wasm_bindgen::JsValue;
 use crate::bar::RunBar;
 use crate::compose::{job, register};
 use crate::editor::Code;
+use crate::i18n::t;
 use crate::json::{Answer, baked_answer};
 use crate::options::Options;
 use crate::run::Runner;
@@ -31,19 +32,19 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
         // pictures: once mounted).
         runner.expect(options.expected.clone());
         let shown = match (&options.baked, &options.expected) {
-            (Some(b), _) => Some((baked_answer(b), "output from the docs' build")),
+            (Some(b), _) => Some((baked_answer(b), t("baked_output"))),
             (None, Some(e)) => {
                 let exec = ExecResponse {
                     stdout: e.clone(),
                     ..ExecResponse::default()
                 };
                 let files = JsValue::UNDEFINED;
-                Some((Answer { exec, files }, "the output the page shows"))
+                Some((Answer { exec, files }, t("page_output")))
             }
             (None, None) => None,
         };
         if let Some((answer, status)) = shown {
-            leptos::task::spawn_local(async move { runner.preset(answer, status) });
+            leptos::task::spawn_local(async move { runner.preset(answer, &status) });
         }
     }
     let (editable, mode) = (options.editable, options.output);
@@ -52,10 +53,10 @@ pub fn Snippet(server: String, options: Options) -> impl IntoView {
     });
     let more = view! {
         <button class="snipbox-reset" type="button" on:click=move |_| code.set(original.get_value())>
-            "Reset"
+            {t("reset")}
         </button>
         <button class="snipbox-copy" type="button" on:click=move |_| copy(runner, code.get_untracked())>
-            "Copy"
+            {t("copy")}
         </button>
     };
     view! {
@@ -75,8 +76,8 @@ fn copy(runner: Runner, code: String) {
     leptos::task::spawn_local(async move {
         let done = wasm_bindgen_futures::JsFuture::from(copied).await;
         runner.status.set(match done {
-            Ok(_) => "copied".into(),
-            Err(_) => "✗ the browser refused to copy".into(),
+            Ok(_) => t("copied"),
+            Err(_) => t("copy_refused"),
         });
     });
 }

@@ -5,6 +5,7 @@
 //! in dark. On others' sites only the snippets are checked: the rest of
 //! the page is the site's theme, its author's to answer for.
 
+use fantoccini::key::Key;
 use serde_json::{Value, json};
 use snipbox_tests::browser::{Fixture, text_until};
 use snipbox_tests::sites::GENERATORS;
@@ -142,4 +143,109 @@ async fn the_demo_and_the_playground_pass_axe_core_in_light_and_dark() {
         );
         page.close().await;
     }
+}
+
+/// Sends `keys` to the element with the focus.
+async fn press(page: &Fixture, keys: &str) {
+    let focused = page.client.active_element().await.unwrap();
+    focused.send_keys(keys).await.unwrap();
+}
+
+/// The element with the focus (its id or its first class), and whether it
+/// shows that it has it (an outline).
+async fn focus(page: &Fixture) -> (String, bool) {
+    let got = page
+        .eval(
+            "const e = document.activeElement;
+             const s = getComputedStyle(e);
+             return [e.id || e.classList[0] || e.tagName, s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0];",
+        )
+        .await;
+    (got[0].as_str().unwrap().to_string(), got[1] == json!(true))
+}
+
+#[tokio::test]
+async fn a_keyboard_alone_opens_edits_runs_and_leaves_a_snippet() {
+    let server = snipbox_tests::shared();
+    let page = Fixture::widget(
+        &server.base,
+        r##"<a id="before" href="#">before</a>
+<pre data-sandbox="python"><code><span class="hl">print</span>(6 * 7)</code></pre>
+<a id="after" href="#">after</a>"##,
+    )
+    .await;
+    drawn(&page).await;
+    page.eval("document.getElementById('before').focus()").await;
+
+    // Tab reaches the block as the page drew it, which opens the editor.
+    press(&page, &Key::Tab.to_string()).await;
+    assert_eq!(
+        focus(&page).await.0,
+        "snipbox-code",
+        "Tab from the link before"
+    );
+    // Typing replaces the code; Tab indents (the focus stays); Escape,
+    // then Tab, moves on to Run.
+    press(&page, &format!("{}a{}", Key::Control, Key::Null)).await;
+    press(&page, "import time; time.sleep(0.8); print(6 * 8)").await;
+    press(&page, &Key::Tab.to_string()).await;
+    assert_eq!(focus(&page).await.0, "snipbox-code", "Tab in the editor");
+    press(&page, &format!("{}{}", Key::Escape, Key::Tab)).await;
+    assert_eq!(focus(&page).await, ("snipbox-run".into(), true));
+
+    // Enter runs. The status is announced at the start and at the end,
+    // not at every tick of the elapsed time the status line shows.
+    page.eval(
+        "window.announced = [];
+         const live = document.querySelector('.snipbox [role=status]');
+         new MutationObserver(() => announced.push(live.textContent))
+           .observe(live, { childList: true, characterData: true, subtree: true });",
+    )
+    .await;
+    press(&page, &Key::Enter.to_string()).await;
+    let done = until(
+        &page,
+        "const s = document.querySelector('.snipbox-status').textContent;
+         return /^[✓✗]/.test(s) ? s : null;",
+        "the end of the run",
+    )
+    .await;
+    assert!(done.as_str().unwrap().starts_with('✓'), "{done}");
+    let heard = page
+        .eval(
+            "return [announced, document.querySelector('.snipbox [role=group][aria-label=Output]').textContent.trim()]",
+        )
+        .await;
+    assert_eq!(heard[1], json!("48"), "the labelled output");
+    let announced: Vec<&str> = heard[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        announced.first().copied(),
+        Some("running…"),
+        "announced: {announced:?}"
+    );
+    assert_eq!(
+        announced.last(),
+        done.as_str().as_ref(),
+        "announced: {announced:?}"
+    );
+    assert!(
+        announced.len() <= 3,
+        "the status was announced {} times: {announced:?}",
+        announced.len()
+    );
+
+    // On through Reset and Copy (Stop is hidden once the run has ended),
+    // each showing its focus, and out of the snippet.
+    for next in ["snipbox-reset", "snipbox-copy", "after"] {
+        press(&page, &Key::Tab.to_string()).await;
+        let (at, shown) = focus(&page).await;
+        assert_eq!(at, next);
+        assert!(shown || next == "after", "{next} does not show its focus");
+    }
+    page.close().await;
 }

@@ -7,6 +7,7 @@ mod access;
 mod book;
 mod demo;
 mod generators;
+mod languages;
 mod playground;
 mod runbar;
 mod widget;

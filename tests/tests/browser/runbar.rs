@@ -4,12 +4,14 @@
 use snipbox_tests::browser::{Fixture, text_until};
 use snipbox_tests::shared;
 
-/// The classes of the run bar's parts, and of the output pane's parts
-/// after it, in the first element `root` selects.
+/// The classes of the run bar's parts, of what follows it (the output
+/// pane), and of the output pane's parts, in the first element `root`
+/// selects.
 const PARTS: &str = "const bar = document.querySelector(arguments[0] + ' .snipbox-bar');
   const after = [];
   for (let el = bar.nextElementSibling; el; el = el.nextElementSibling) after.push(el.className);
-  return [[...bar.children].map((c) => c.className), after];";
+  const pane = bar.nextElementSibling;
+  return [[...bar.children].map((c) => c.className), after, [...pane.children].map((c) => c.className)];";
 
 async fn parts(page: &Fixture, root: &str) -> serde_json::Value {
     page.client
@@ -35,7 +37,12 @@ async fn the_widget_and_the_playground_share_one_run_bar() {
 
     let snippet = parts(&widget, "#one").await;
     let pane = parts(&playground, ".pg-output").await;
-    let bar = ["snipbox-run", "snipbox-stop", "snipbox-status"];
+    let bar = [
+        "snipbox-run",
+        "snipbox-stop",
+        "snipbox-status",
+        "snipbox-announce",
+    ];
     let output = ["snipbox-stdout", "snipbox-more", "snipbox-stderr"];
     // The snippet adds its own buttons (Reset, Copy) to the same bar.
     assert_eq!(
@@ -46,12 +53,14 @@ async fn the_widget_and_the_playground_share_one_run_bar() {
                 "snipbox-stop",
                 "snipbox-reset",
                 "snipbox-copy",
-                "snipbox-status"
+                "snipbox-status",
+                "snipbox-announce"
             ],
+            ["snipbox-output"],
             output
         ])
     );
-    assert_eq!(pane, serde_json::json!([bar, output]));
+    assert_eq!(pane, serde_json::json!([bar, ["snipbox-output"], output]));
     widget.close().await;
     playground.close().await;
 }
