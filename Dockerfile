@@ -56,7 +56,7 @@ WORKDIR /src
 COPY scripts/pins.sh scripts/widget-tools.sh scripts/
 RUN if command -v rustup >/dev/null; then \
       . scripts/pins.sh \
-      && rustup target add x86_64-unknown-linux-musl wasm32-unknown-unknown \
+      && rustup target add "$(uname -m)-unknown-linux-musl" wasm32-unknown-unknown \
       && rustup toolchain install "$widget_nightly" --profile minimal \
          --component rust-src --target wasm32-unknown-unknown; \
     fi \
@@ -67,7 +67,7 @@ RUN if command -v rustup >/dev/null; then \
 FROM tools AS deps
 COPY --from=skeleton /skeleton /src
 RUN cargo build --release --locked -p snipbox -p snipbox-guard \
- && cargo build --release --locked -p snipbox-agent --target x86_64-unknown-linux-musl
+ && cargo build --release --locked -p snipbox-agent --target "$(uname -m)-unknown-linux-musl"
 
 # The server, the guard and the agent. The sources are touched: they may
 # be older than the skeleton's builds, which cargo would then keep.
@@ -79,10 +79,10 @@ COPY server server
 COPY guard guard
 RUN find wire spec agent server guard -name '*.rs' -exec touch {} + \
  && cargo build --release --locked -p snipbox -p snipbox-guard \
- && cargo build --release --locked -p snipbox-agent --target x86_64-unknown-linux-musl \
+ && cargo build --release --locked -p snipbox-agent --target "$(uname -m)-unknown-linux-musl" \
  && mkdir /out \
  && cp target/release/snipbox target/release/snipbox-guard \
-       target/x86_64-unknown-linux-musl/release/snipbox-agent /out/
+       "target/$(uname -m)-unknown-linux-musl/release/snipbox-agent" /out/
 
 # snipbox-guard: the only long-running process that talks to the engine's
 # socket. It runs as UID 10002; the socket's group is added when it starts

@@ -4,7 +4,7 @@
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run book test bins test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check check-leftovers
+.PHONY: run book test bins test-arm64 test-e2e test-browser test-e2e-guard test-e2e-gvisor test-busy bench bench-widget loadtest images widget prereqs lint check check-leftovers
 
 run: images widget book
 	$(CARGO) build --release -p snipbox
@@ -17,6 +17,7 @@ test: images
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory test-e2e-guard test-e2e-gvisor
 	CHROMEDRIVER=$$(command -v chromedriver) $(CARGO) test -p snipbox-widget --target wasm32-unknown-unknown
+	$(MAKE) --no-print-directory test-arm64
 	$(MAKE) --no-print-directory check-leftovers
 
 # docs/ as a book (mdBook) in static/docs: the server serves it at /docs/,
@@ -35,6 +36,17 @@ test-e2e: bins
 
 test-browser: bins
 	$(CARGO) test -p snipbox-tests --test browser
+
+# ARM64: the agent, the server and the guard built for aarch64 (static,
+# musl, linked by the toolchain's lld: .cargo/config.toml), and the agent's
+# own tests run on its aarch64 build under qemu-aarch64 (user-mode
+# emulation). Left out there: the container tests (no ARM64 engine here),
+# and daemons_end_with_the_agent, as qemu-user refuses the
+# PR_SET_CHILD_SUBREAPER the agent asks for outside a container.
+test-arm64:
+	scripts/prereqs.sh --test
+	$(CARGO) build -p snipbox -p snipbox-guard -p snipbox-agent --target aarch64-unknown-linux-musl
+	SNIPBOX_AGENT_RUNNER=qemu-aarch64 $(CARGO) test -p snipbox-agent --target aarch64-unknown-linux-musl -- --skip container:: --skip prepare::daemons_end_with_the_agent
 
 # The end-to-end suite again, each server behind a snipbox-guard.
 test-e2e-guard: bins

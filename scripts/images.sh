@@ -15,7 +15,8 @@ selected=${selected//,/ }
 target_dir=${CARGO_TARGET_DIR:-target}
 
 # The agent every image gets (static, musl), and the builder.
-cargo build --quiet --release -p snipbox-agent --target x86_64-unknown-linux-musl
+agent_target=$(uname -m)-unknown-linux-musl
+cargo build --quiet --release -p snipbox-agent --target "$agent_target"
 cargo build --quiet -p snipbox
 only=${selected// /,}
 
@@ -28,4 +29,4 @@ for base in $("$target_dir/debug/snipbox" images ${only:+--only "$only"} --bases
 done
 
 exec "$target_dir/debug/snipbox" images ${only:+--only "$only"} \
-  --agent "$target_dir/x86_64-unknown-linux-musl/release/snipbox-agent"
+  --agent "$target_dir/$agent_target/release/snipbox-agent"

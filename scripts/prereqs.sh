@@ -50,19 +50,23 @@ if command -v dpkg-deb >/dev/null 2>&1; then
 fi
 
 # The agent inside every sandbox is a static (musl) binary.
-target=x86_64-unknown-linux-musl
+target=$(uname -m)-unknown-linux-musl
 rustup target list --installed | grep -qx "$target" || { echo "adding the Rust target $target"; rustup target add "$target"; }
 
 # The tests also drive a socket proxy (haproxy), deploy the compose files
-# (Compose v2, below), give a Docker engine of their own a bridge (ip) and
-# drive a headless browser (chromium, chromedriver).
+# (Compose v2, below), give a Docker engine of their own a bridge (ip),
+# drive a headless browser (chromium, chromedriver), and build for ARM64,
+# running its agent under emulation (qemu-user, and the target below).
 if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  arm=aarch64-unknown-linux-musl
+  rustup target list --installed | grep -qx "$arm" || { echo "adding the Rust target $arm"; rustup target add "$arm"; }
 
   # Compose v2 (`docker compose`), as Coolify runs it: Debian 12's
   # docker-compose is 1.29, which mishandles

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 image=${1:-rust:1-bookworm}
 # The targets the Dockerfile builds for besides the host: the widget's and
 # the agent's (static, musl).
-targets="wasm32-unknown-unknown x86_64-unknown-linux-musl"
+targets="wasm32-unknown-unknown $(uname -m)-unknown-linux-musl"
 if image_present_or_pulled "$image" "build image"; then
   # A stand-in made here by an earlier version of this script may lack a
   # target: it is made again. (An image with rustup adds its own.)

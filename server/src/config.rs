@@ -10,6 +10,14 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::engine::uids::UidRange;
 
+/// The agent `make images` builds for the machine this server is built
+/// for.
+const DEFAULT_AGENT: &str = if cfg!(target_arch = "aarch64") {
+    "target/aarch64-unknown-linux-musl/release/snipbox-agent"
+} else {
+    "target/x86_64-unknown-linux-musl/release/snipbox-agent"
+};
+
 /// The instance name every deployment has unless told otherwise.
 pub(crate) const DEFAULT_INSTANCE: &str = "snipbox";
 
@@ -49,14 +57,16 @@ pub struct ImagesArgs {
     /// they extend (default: `--sandboxes-only`, else every sandbox).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
-    /// The agent binary every sandbox image gets: a static (musl) build; a
-    /// dynamically linked one is refused.
+    /// The agent binaries, separated by `:`, one per architecture: each
+    /// sandbox image gets the one built for the engine's (x86_64,
+    /// aarch64). Static (musl) builds; a dynamically linked one is refused.
     #[arg(
         long,
         env = "SNIPBOX_AGENT",
-        default_value = "target/x86_64-unknown-linux-musl/release/snipbox-agent"
+        value_delimiter = ':',
+        default_value = DEFAULT_AGENT
     )]
-    pub agent: std::path::PathBuf,
+    pub agent: Vec<std::path::PathBuf>,
     /// Certificates a sandbox Dockerfile may `COPY host-ca.crt`, and pip,
     /// npm and cargo packages are fetched with, for networks that inspect
     /// TLS; not part of the definition hash (default: `SSL_CERT_FILE`, else

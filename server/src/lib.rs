@@ -360,7 +360,7 @@ pub async fn images(config: &Config, args: &ImagesArgs) -> anyhow::Result<bool> 
     let plan = images::Plan {
         dirs: folders(&config.sandboxes),
         sandboxes,
-        agent: args.agent.clone(),
+        agents: args.agent.clone(),
         host_ca,
         network: args.network.clone().filter(|n| !n.is_empty()),
     };

@@ -16,6 +16,20 @@ use snipbox_wire::agent::{
 
 pub(crate) const AGENT: &str = env!("CARGO_BIN_EXE_snipbox-agent");
 
+/// The command that starts the agent on this host: the binary, or, for an
+/// agent built for another machine, `SNIPBOX_AGENT_RUNNER` (an emulator
+/// such as `qemu-aarch64`) with the binary.
+pub(crate) fn agent_command() -> Command {
+    match std::env::var_os("SNIPBOX_AGENT_RUNNER") {
+        Some(runner) => {
+            let mut cmd = Command::new(runner);
+            cmd.arg(AGENT);
+            cmd
+        }
+        None => Command::new(AGENT),
+    }
+}
+
 /// How long any test waits for a frame before it calls the agent stuck.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -144,7 +158,7 @@ pub(crate) struct Outcome {
 impl Agent {
     /// Starts the agent binary on this host with `boot` as its argument.
     pub(crate) fn host(boot: Option<&Boot>) -> Agent {
-        let mut cmd = Command::new(AGENT);
+        let mut cmd = agent_command();
         if let Some(boot) = boot {
             cmd.arg(boot.to_arg());
         }

@@ -101,7 +101,7 @@ fn a_missing_prepare_program_is_reported() {
 
 #[test]
 fn a_bad_boot_config_is_reported() {
-    let mut cmd = std::process::Command::new(crate::common::AGENT);
+    let mut cmd = crate::common::agent_command();
     cmd.arg("{\"prepare\": 1}");
     let error = Agent::spawn(cmd, None).boot_failure().error.unwrap();
     assert!(error.starts_with("bad boot config"), "{error}");

@@ -41,7 +41,7 @@ pub enum ContextError {
     #[error(
         "{path} is not a static executable ({why}): the agent runs in images of any libc; \
          build it with `cargo build --release -p snipbox-agent --target x86_64-unknown-linux-musl` \
-         (make images does) and point SNIPBOX_AGENT at it"
+         (aarch64-unknown-linux-musl for ARM64; make images does) and point SNIPBOX_AGENT at it"
     )]
     AgentNotStatic { path: PathBuf, why: &'static str },
 }
@@ -406,6 +406,16 @@ pub(super) fn check_agent(path: &Path, bytes: &[u8]) -> Result<(), ContextError>
             why,
         }),
         None => Ok(()),
+    }
+}
+
+/// The machine an ELF file is built for, as `uname -m` names it (those
+/// snipbox builds for), if it is one of them.
+pub(super) fn elf_machine(elf: &[u8]) -> Option<&'static str> {
+    match u16::from_le_bytes([*elf.get(18)?, *elf.get(19)?]) {
+        0x3e => Some("x86_64"),
+        0xb7 => Some("aarch64"),
+        _ => None,
     }
 }
 

@@ -42,8 +42,9 @@ pub struct Plan {
     pub dirs: String,
     /// The sandboxes to build, each after the one it extends.
     pub sandboxes: Vec<Sandbox>,
-    /// The agent binary every image gets.
-    pub agent: PathBuf,
+    /// The agent binaries, one per architecture: every image gets the one
+    /// built for the engine's.
+    pub agents: Vec<PathBuf>,
     /// What a Dockerfile's `COPY host-ca.crt` gets (`None`: empty).
     pub host_ca: Option<PathBuf>,
     /// Network of the build steps' containers (`None`: the engine's).
@@ -76,6 +77,12 @@ pub enum ImagesError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the engine runs on {engine}, and no agent given is built for it ({have}): build one with \
+         `cargo build --release -p snipbox-agent --target {engine}-unknown-linux-musl` and add its \
+         path to SNIPBOX_AGENT (or --agent), paths separated by `:`"
+    )]
+    AgentArch { engine: String, have: String },
     #[error(transparent)]
     Context(#[from] ContextError),
     #[error(
@@ -118,11 +125,21 @@ pub struct Report {
 /// Builds what `plan` names that is missing or out of date, one sandbox
 /// after the other, and stops at the first that fails.
 pub async fn build_all(engine: &Engine, plan: &Plan) -> Result<Vec<Report>, ImagesError> {
-    let agent = std::fs::read(&plan.agent).map_err(|source| ImagesError::NoAgent {
-        path: plan.agent.clone(),
-        source,
-    })?;
-    context::check_agent(&plan.agent, &agent)?;
+    let mut agents = Vec::new();
+    for path in &plan.agents {
+        let bytes = std::fs::read(path).map_err(|source| ImagesError::NoAgent {
+            path: path.clone(),
+            source,
+        })?;
+        context::check_agent(path, &bytes)?;
+        agents.push((path.clone(), bytes));
+    }
+    let docker = engine.docker().await?;
+    let version = docker
+        .version()
+        .await
+        .map_err(|e| ImagesError::Engine(engine.error(e, Call::Version)))?;
+    let (agent_path, agent) = pick_agent(version.arch.as_deref().unwrap_or_default(), agents)?;
     let ca = match &plan.host_ca {
         Some(path) => std::fs::read(path).map_err(|source| ContextError::Read {
             path: path.clone(),
@@ -131,7 +148,7 @@ pub async fn build_all(engine: &Engine, plan: &Plan) -> Result<Vec<Report>, Imag
         None => Vec::new(),
     };
     let mut builder = Builder {
-        docker: engine.docker().await?,
+        docker,
         engine,
         plan,
         agent,
@@ -143,7 +160,7 @@ pub async fn build_all(engine: &Engine, plan: &Plan) -> Result<Vec<Report>, Imag
         plan.sandboxes.len(),
         if plan.sandboxes.len() == 1 { "" } else { "es" },
         plan.dirs,
-        plan.agent.display(),
+        agent_path.display(),
         builder.agent.len() / 1000,
         engine.address()
     );
@@ -152,6 +169,35 @@ pub async fn build_all(engine: &Engine, plan: &Plan) -> Result<Vec<Report>, Imag
         reports.push(builder.one(sandbox).await?);
     }
     Ok(reports)
+}
+
+/// Of the agents given (each path with its bytes), the one built for an
+/// engine on `engine_arch` (`GET /version`'s `Arch`, Go's name:
+/// `amd64`, `arm64`).
+pub(super) fn pick_agent(
+    engine_arch: &str,
+    agents: Vec<(PathBuf, Vec<u8>)>,
+) -> Result<(PathBuf, Vec<u8>), ImagesError> {
+    let engine = match engine_arch {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        other => other,
+    };
+    let mut have = Vec::new();
+    for (path, bytes) in agents {
+        match context::elf_machine(&bytes) {
+            Some(machine) if machine == engine => return Ok((path, bytes)),
+            machine => have.push(format!(
+                "{} is built for {}",
+                path.display(),
+                machine.unwrap_or("another machine")
+            )),
+        }
+    }
+    Err(ImagesError::AgentArch {
+        engine: engine.into(),
+        have: have.join("; "),
+    })
 }
 
 /// The summary: one row per sandbox with its size and build time.

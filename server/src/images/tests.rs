@@ -196,6 +196,53 @@ fn an_agent_that_needs_a_dynamic_loader_is_refused_with_the_fix() {
     check_agent(Path::new("static"), &elf).unwrap();
 }
 
+/// A static ELF64 executable's header for `machine` (e_machine).
+fn static_elf(machine: u16) -> Vec<u8> {
+    let mut elf = vec![0u8; 64 + 56];
+    elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+    elf[18..20].copy_from_slice(&machine.to_le_bytes());
+    elf[0x20] = 64;
+    elf[0x36] = 56;
+    elf[0x38] = 1;
+    elf[64] = 1;
+    elf
+}
+
+#[test]
+fn each_engine_gets_the_agent_built_for_its_architecture() {
+    let (x86, arm) = (static_elf(0x3e), static_elf(0xb7));
+    check_agent(Path::new("x86"), &x86).unwrap();
+    check_agent(Path::new("arm"), &arm).unwrap();
+    let both = || {
+        vec![
+            (PathBuf::from("x86/snipbox-agent"), x86.clone()),
+            (PathBuf::from("arm/snipbox-agent"), arm.clone()),
+        ]
+    };
+    // An engine on ARM64 (`GET /version` says `arm64`), and on x86_64.
+    let (path, bytes) = pick_agent("arm64", both()).unwrap();
+    assert_eq!(
+        (path.to_str().unwrap(), &bytes),
+        ("arm/snipbox-agent", &arm)
+    );
+    let (path, bytes) = pick_agent("amd64", both()).unwrap();
+    assert_eq!(
+        (path.to_str().unwrap(), &bytes),
+        ("x86/snipbox-agent", &x86)
+    );
+    // None for it: the architecture, what each agent is, and the fix.
+    let only_x86 = vec![(PathBuf::from("x86/snipbox-agent"), x86.clone())];
+    let e = pick_agent("arm64", only_x86).unwrap_err().to_string();
+    assert!(
+        e.contains("the engine runs on aarch64")
+            && e.contains("x86/snipbox-agent is built for x86_64")
+            && e.contains("--target aarch64-unknown-linux-musl"),
+        "{e}"
+    );
+    let e = pick_agent("riscv64", both()).unwrap_err().to_string();
+    assert!(e.contains("the engine runs on riscv64"), "{e}");
+}
+
 #[test]
 fn build_output_prints_steps_and_keeps_the_tail() {
     let mut out = Output::default();

@@ -373,3 +373,29 @@ async fn the_server_image_runs_code_through_the_guard_image() {
     assert_eq!(server.stop(), "0", "{}", server.logs());
     assert!(snipbox_tests::containers(&format!("snipbox.instance={name}")).is_empty());
 }
+
+/// The server's image builds on the platform it is built on (x86_64 or
+/// ARM64): the agent's target is the build machine's (`uname -m`), the
+/// server and the guard are built for the build machine by default, and
+/// no stage names a machine of its own.
+#[test]
+fn the_dockerfile_builds_for_the_machine_it_is_built_on() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    for machine in ["x86_64", "aarch64", "amd64", "arm64", "--platform"] {
+        assert!(
+            !dockerfile.contains(machine),
+            "the Dockerfile names {machine}"
+        );
+    }
+    let agent_builds: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.contains("-p snipbox-agent"))
+        .collect();
+    assert!(!agent_builds.is_empty());
+    for line in agent_builds {
+        assert!(
+            line.contains("--target \"$(uname -m)-unknown-linux-musl\""),
+            "{line}"
+        );
+    }
+}
