@@ -74,10 +74,11 @@ RUN cargo build --release --locked -p snipbox -p snipbox-guard \
 FROM deps AS build
 COPY wire wire
 COPY spec spec
+COPY page page
 COPY agent agent
 COPY server server
 COPY guard guard
-RUN find wire spec agent server guard -name '*.rs' -exec touch {} + \
+RUN find wire spec page agent server guard -name '*.rs' -exec touch {} + \
  && cargo build --release --locked -p snipbox -p snipbox-guard \
  && cargo build --release --locked -p snipbox-agent --target "$(uname -m)-unknown-linux-musl" \
  && mkdir /out \
@@ -109,9 +110,10 @@ FROM deps AS widget
 COPY scripts/widget.sh scripts/wasm-names.mjs scripts/
 RUN WIDGET_CARGO_ONLY=1 scripts/widget.sh /tmp/skeleton-widget
 COPY wire wire
+COPY page page
 COPY widget widget
 COPY playground playground
-RUN find wire widget playground -name '*.rs' -exec touch {} + \
+RUN find wire page widget playground -name '*.rs' -exec touch {} + \
  && scripts/widget.sh /widget
 
 # The server (the last stage: what `docker build .` makes), with the image
