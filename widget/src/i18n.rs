@@ -75,7 +75,8 @@ pub fn tf(key: &str, values: &[(&str, &str)]) -> String {
     fill(t(key), values)
 }
 
-fn fill(mut s: String, values: &[(&str, &str)]) -> String {
+/// `s` with its `{name}`s filled in.
+pub fn fill(mut s: String, values: &[(&str, &str)]) -> String {
     for (name, value) in values {
         s = s.replace(&format!("{{{name}}}"), value);
     }

@@ -20,7 +20,7 @@ use web_sys::{
     TextDecoder,
 };
 
-use crate::i18n::{page_string, t, tf};
+use crate::i18n::{fill, page_string, t, tf};
 use crate::json::{Answer, Job, chunk_text, get, parse_response, request_body};
 use crate::render;
 use crate::stream::Events;
@@ -290,7 +290,10 @@ pub fn describe(http: u16, retry_after: Option<u64>, answer: &Answer) -> String 
     // name); else the server's.
     let reason = r.reason.as_ref().and_then(|code| {
         let words = page_string(&format!("reason_{code}"))?;
-        Some(words.replace("{signal}", r.signal.as_deref().unwrap_or("?")))
+        Some(fill(
+            words,
+            &[("signal", r.signal.as_deref().unwrap_or("?"))],
+        ))
     });
     if r.ok {
         tf("ok", &[("ms", &r.duration.to_string())])
