@@ -55,14 +55,15 @@ impl Agent {
     }
 
     /// The prestarted program as the job's first step `argv` in `workdir`,
-    /// sent go (with `stdin` if it is the last step too) when it fits and is
-    /// still waiting; with the instant of go. Otherwise it is killed, and
-    /// the step is to be started as usual.
+    /// sent go when it fits and is still waiting; with the instant of go.
+    /// If it is the last step too, it reads what `stdin` brings (taken only
+    /// then). Otherwise it is killed, and the step is to be started as
+    /// usual.
     pub(crate) fn take_prestarted(
         &mut self,
         argv: Option<&Vec<String>>,
         workdir: &Path,
-        stdin: Option<&[u8]>,
+        stdin: Option<&mut Option<mpsc::Receiver<Vec<u8>>>>,
     ) -> Option<(Running, Instant)> {
         let p = self.prestarted.take()?;
         if argv == Some(&p.argv) && workdir == p.workdir {
@@ -113,6 +114,7 @@ fn run_prepare(argv: &[String], workdir: &Path, deadline: Instant) -> Result<(),
         match run.events.recv_timeout(wait) {
             Ok(Event::Output { bytes, .. }) => keep_tail(&mut tail, &bytes),
             Ok(Event::Closed) => run.open -= 1,
+            Ok(Event::InputClosed) => {}
             Ok(Event::Exited(status)) => break Some(status),
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break None,
         }
@@ -141,7 +143,7 @@ fn run_prepare(argv: &[String], workdir: &Path, deadline: Instant) -> Result<(),
         {
             Ok(Event::Output { bytes, .. }) => keep_tail(&mut tail, &bytes),
             Ok(Event::Closed) => run.open -= 1,
-            Ok(Event::Exited(_)) => {}
+            Ok(Event::InputClosed | Event::Exited(_)) => {}
             Err(_) => break,
         }
     }
@@ -193,11 +195,15 @@ fn prestart(argv: Option<&[String]>, workdir: &Path) -> Result<Option<Prestarted
 impl Prestarted {
     /// Tells the program go; `None` (and it is cleaned up) when it ended
     /// before, so it cannot be the step.
-    fn go(mut self, stdin: Option<&[u8]>, killer: &mut Killer) -> Option<(Running, Instant)> {
+    fn go(
+        mut self,
+        stdin: Option<&mut Option<mpsc::Receiver<Vec<u8>>>>,
+        killer: &mut Killer,
+    ) -> Option<(Running, Instant)> {
         loop {
             match self.run.events.try_recv() {
-                // Said before go: not the run's output.
-                Ok(Event::Output { .. }) => {}
+                // Said or done before go: not the run's.
+                Ok(Event::Output { .. } | Event::InputClosed) => {}
                 Ok(Event::Closed) => self.run.open -= 1,
                 Ok(Event::Exited(_)) | Err(TryRecvError::Disconnected) => {
                     self.discard(killer);
@@ -206,14 +212,22 @@ impl Prestarted {
                 Err(TryRecvError::Empty) => break,
             }
         }
-        if let Some(bytes) = stdin {
-            let _ = self.stdin.send(bytes.to_vec());
-        }
         let at = Instant::now();
         // It fails when the program is gone (its end of the pipe closed).
         if self.go.write_all(&[1]).is_err() {
             self.discard(killer);
             return None;
+        }
+        // Its stdin brings what the job's does, until that ends.
+        if let Some(rx) = stdin.and_then(Option::take) {
+            let tx = self.stdin;
+            thread::spawn(move || {
+                for bytes in rx {
+                    if tx.send(bytes).is_err() {
+                        return;
+                    }
+                }
+            });
         }
         Some((self.run, at))
     }

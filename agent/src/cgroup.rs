@@ -38,6 +38,106 @@ impl Counters {
     }
 }
 
+/// The container's CPU time: v2 `cpu.stat` `usage_usec` (microseconds),
+/// then v1 `cpuacct.usage` (nanoseconds) where Docker mounts it.
+const CPU_V2: (&str, &str) = ("/sys/fs/cgroup/cpu.stat", "usage_usec");
+const CPU_V1: [&str; 2] = [
+    "/sys/fs/cgroup/cpuacct/cpuacct.usage",
+    "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
+];
+
+/// The CPU time used so far: the container's cgroup's, where the agent is
+/// the container's first process and can read it; otherwise (a runtime
+/// without cgroup files, the agent run on a host by its tests) that of
+/// the agent's descendants, running or reaped (orphans become the agent's:
+/// it is PID 1 or a subreaper).
+pub(crate) fn cpu_used() -> std::time::Duration {
+    use std::time::Duration;
+    // SAFETY: getpid only reads.
+    if unsafe { libc::getpid() } != 1 {
+        return descendants_cpu();
+    }
+    if let Some(us) = counter(CPU_V2.0, CPU_V2.1) {
+        return Duration::from_micros(us);
+    }
+    for path in CPU_V1 {
+        if let Some(ns) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            return Duration::from_nanos(ns);
+        }
+    }
+    descendants_cpu()
+}
+
+/// CPU time of the agent's descendants, running and reaped.
+fn descendants_cpu() -> std::time::Duration {
+    // SAFETY: sysconf and getpid only read process facts.
+    let (ticks, me) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::getpid()) };
+    let ticks = ticks.max(1) as u64;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return std::time::Duration::ZERO;
+    };
+    let procs: std::collections::HashMap<i32, ProcStat> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| Some((pid, ProcStat::read(pid)?)))
+        .collect();
+    let descends = |mut pid: i32| {
+        // Bounded: a parent chain read while processes come and go may loop.
+        for _ in 0..256 {
+            match procs.get(&pid) {
+                Some(p) if p.ppid == me => return true,
+                Some(p) if p.ppid > 1 => pid = p.ppid,
+                _ => return false,
+            }
+        }
+        false
+    };
+    let mut total: u64 = procs
+        .iter()
+        .filter(|(pid, _)| descends(**pid))
+        .map(|(_, p)| p.utime + p.stime)
+        .sum();
+    if let Some(own) = procs.get(&me) {
+        total += own.cutime + own.cstime;
+    }
+    std::time::Duration::from_millis(total * 1000 / ticks)
+}
+
+/// The fields of `/proc/PID/stat` the CPU count needs.
+struct ProcStat {
+    ppid: i32,
+    utime: u64,
+    stime: u64,
+    cutime: u64,
+    cstime: u64,
+}
+
+impl ProcStat {
+    fn read(pid: i32) -> Option<ProcStat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        ProcStat::parse(&text)
+    }
+
+    /// The command name (field 2) may hold spaces and parentheses: the
+    /// fields after it start past its last `)`.
+    fn parse(text: &str) -> Option<ProcStat> {
+        let rest = &text[text.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // f[0] is field 3 (state): field N is f[N - 3].
+        let n = |i: usize| f.get(i - 3)?.parse::<i64>().ok();
+        Some(ProcStat {
+            ppid: n(4)? as i32,
+            utime: n(14)? as u64,
+            stime: n(15)? as u64,
+            cutime: n(16)? as u64,
+            cstime: n(17)? as u64,
+        })
+    }
+}
+
 /// Where the container's memory is broken down: v2, then v1.
 const MEMORY_STAT: [&str; 2] = [
     "/sys/fs/cgroup/memory.stat",
@@ -102,6 +202,33 @@ mod tests {
         let (_d5, v2stat) = file("anon 30\nfile 900\nshmem 3\n");
         assert_eq!(counter(&v1stat, "rss"), Some(40));
         assert_eq!(counter(&v2stat, "anon"), Some(30));
+    }
+
+    #[test]
+    fn a_proc_stat_line_is_read_past_a_name_with_spaces_and_parentheses() {
+        let line = "42 (a (b) c) R 1 42 7 0 -1 4194304 100 0 0 0 250 30 12 3 20 0 1 0 99 0 0";
+        let s = ProcStat::parse(line).unwrap();
+        assert_eq!(
+            (s.ppid, s.utime, s.stime, s.cutime, s.cstime),
+            (1, 250, 30, 12, 3)
+        );
+    }
+
+    #[test]
+    fn a_busy_child_is_counted() {
+        let before = descendants_cpu();
+        let mut busy = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        let used = descendants_cpu().saturating_sub(before);
+        busy.kill().unwrap();
+        busy.wait().unwrap();
+        assert!(
+            used >= std::time::Duration::from_millis(100),
+            "a busy loop of 600 ms counted {used:?}"
+        );
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn main() -> ExitCode {
                 agent.killer.kill_everything();
                 return ExitCode::FAILURE;
             }
-            job::run(&job, &mut input, &mut out, &mut agent)
+            job::run(&job, input, &mut out, &mut agent)
         }
         // The server went away, or has not been heard from for too long,
         // before sending a job: nothing to do.

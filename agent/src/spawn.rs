@@ -22,6 +22,9 @@ pub(crate) enum Event {
     },
     /// One of its output pipes reached end of file.
     Closed,
+    /// It no longer reads its stdin: it closed it, or exited (a write
+    /// failed, or the pipe says its reader is gone).
+    InputClosed,
     Exited(io::Result<ExitStatus>),
 }
 
@@ -39,9 +42,8 @@ pub(crate) struct Running {
 pub(crate) struct Spec<'a> {
     pub argv: &'a [String],
     pub workdir: &'a Path,
-    /// Its stdin: a pipe fed with the first bytes this channel brings (the
-    /// pipe closes after them, or when the sender goes); `None` is
-    /// /dev/null.
+    /// Its stdin: a pipe fed with what this channel brings, closed when
+    /// the sender goes; `None` is /dev/null.
     pub stdin: Option<mpsc::Receiver<Vec<u8>>>,
     /// The read end of a go pipe, to become its file descriptor 3.
     pub go: Option<io::PipeReader>,
@@ -75,7 +77,7 @@ pub(crate) fn spawn(spec: Spec) -> io::Result<Result<Running, io::Error>> {
         err_w
     };
     let stdin = match spec.stdin {
-        Some(bytes) => feed(bytes)?,
+        Some(bytes) => feed(bytes, tx.clone())?,
         None => Stdio::null(),
     };
     let child_tx = wait_for_child(tx);
@@ -178,16 +180,43 @@ fn forward(stream: usize, mut pipe: impl Read + Send + 'static, tx: mpsc::SyncSe
     });
 }
 
-/// A stdin pipe fed from its own thread: a program that never reads its
-/// stdin must not block the agent.
-fn feed(bytes: mpsc::Receiver<Vec<u8>>) -> io::Result<Stdio> {
+/// How often a stdin pipe with nothing to write is checked for a reader
+/// that has gone.
+const READER_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A stdin pipe fed from its own thread (a program that never reads its
+/// stdin must not block the agent) with what `bytes` brings, until its
+/// sender goes. Once the program no longer reads it, [`Event::InputClosed`]
+/// says so.
+fn feed(bytes: mpsc::Receiver<Vec<u8>>, events: mpsc::SyncSender<Event>) -> io::Result<Stdio> {
     let (in_r, mut in_w) = io::pipe()?;
     thread::spawn(move || {
-        if let Ok(bytes) = bytes.recv() {
-            let _ = in_w.write_all(&bytes);
+        loop {
+            let open = match bytes.recv_timeout(READER_CHECK) {
+                Ok(bytes) => in_w.write_all(&bytes).is_ok(),
+                Err(mpsc::RecvTimeoutError::Timeout) => reader_is_there(&in_w),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            if !open {
+                let _ = events.send(Event::InputClosed);
+                return;
+            }
         }
     });
     Ok(Stdio::from(in_r))
+}
+
+/// Whether the read end of the pipe `w` writes to is still open (a pipe
+/// whose readers are all gone reports POLLERR to its writer).
+fn reader_is_there(w: &io::PipeWriter) -> bool {
+    let mut fd = libc::pollfd {
+        fd: w.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes the one pollfd it is given.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n <= 0 || fd.revents & libc::POLLERR == 0
 }
 
 /// A thread that waits for the child it is handed and reports its status.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use snipbox_wire::agent::Frame;
 
+use crate::cgroup;
 use crate::procs::{KILL_GRACE, Killer, reap_orphans};
 use crate::spawn::{Event, Running};
 
@@ -21,6 +22,30 @@ pub(crate) struct StepEnd {
     pub truncated: bool,
     /// The signal that ended it, unless the agent sent it.
     pub signal: Option<i32>,
+    /// It was killed for using the job's CPU time (`timed_out` too).
+    pub cpu_limited: bool,
+}
+
+/// How often a step under a CPU limit has its CPU time read.
+const CPU_CHECK: Duration = Duration::from_millis(50);
+
+/// The CPU time the job's steps may use, counted from its creation.
+pub(crate) struct CpuLimit {
+    limit: Duration,
+    start: Duration,
+}
+
+impl CpuLimit {
+    pub(crate) fn new(limit: Duration) -> Self {
+        CpuLimit {
+            limit,
+            start: cgroup::cpu_used(),
+        }
+    }
+
+    fn reached(&self) -> bool {
+        cgroup::cpu_used().saturating_sub(self.start) >= self.limit
+    }
 }
 
 /// What a step's watch shares with the job.
@@ -29,6 +54,11 @@ pub(crate) struct Watch<'a, W> {
     /// Bytes left of stdout and of stderr, across the job's steps.
     pub budget: &'a mut [u64; 2],
     pub deadline: Instant,
+    /// The job's CPU time, when it has a limit.
+    pub cpu: Option<&'a CpuLimit>,
+    /// Whether the server knows the step no longer reads its stdin: while
+    /// false, that is said ([`Frame::InputClosed`]) as soon as it is so.
+    pub input_closed: &'a mut bool,
     pub killer: &'a mut Killer,
 }
 
@@ -42,8 +72,10 @@ impl<W: Write> Watch<'_, W> {
         let mut killed_at: Option<Instant> = None;
         while run.open > 0 || status.is_none() {
             let now = Instant::now();
-            if killed_at.is_none() && now >= self.deadline {
+            let over_cpu = killed_at.is_none() && self.cpu.is_some_and(CpuLimit::reached);
+            if killed_at.is_none() && (now >= self.deadline || over_cpu) {
                 end.timed_out = true;
+                end.cpu_limited = over_cpu;
                 self.killer.kill_all(run.pgid);
                 killed_at = Some(now);
             }
@@ -52,6 +84,7 @@ impl<W: Write> Watch<'_, W> {
                 // process is stuck in the kernel; do not wait for it forever.
                 Some(at) if now.duration_since(at) > KILL_GRACE => break,
                 Some(_) => Duration::from_millis(100),
+                None if self.cpu.is_some() => (self.deadline - now).min(CPU_CHECK),
                 None => self.deadline - now,
             };
             match run.events.recv_timeout(wait) {
@@ -63,7 +96,9 @@ impl<W: Write> Watch<'_, W> {
                     }
                 }
                 Ok(Event::Closed) => run.open -= 1,
+                Ok(Event::InputClosed) => self.tell_input_closed()?,
                 Ok(Event::Exited(st)) => {
+                    self.tell_input_closed()?;
                     status = Some(st?);
                     // Whatever the step left running in the background ends
                     // with it, so its pipes close and the next step starts clean.
@@ -79,6 +114,16 @@ impl<W: Write> Watch<'_, W> {
             end.signal = status.and_then(|s| s.signal());
         }
         Ok(end)
+    }
+
+    /// Says (once) that the step no longer reads its stdin.
+    fn tell_input_closed(&mut self) -> io::Result<()> {
+        if !*self.input_closed {
+            *self.input_closed = true;
+            Frame::InputClosed.write_to(self.out)?;
+            self.out.flush()?;
+        }
+        Ok(())
     }
 
     /// Sends what fits in the budget as a frame, at once; false when some

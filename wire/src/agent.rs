@@ -146,6 +146,18 @@ pub struct Job {
     /// Caps on the returned files.
     #[serde(default)]
     pub output_caps: OutputCaps,
+    /// An interactive run: after the job's stdin bytes, [`Feed`] messages
+    /// follow on the agent's stdin, delivered to the last step's stdin as
+    /// they come, and the agent says [`Frame::InputClosed`] when that
+    /// step no longer reads. `timeout_ms` is then the time a person may
+    /// take, and `cpu_ms` bounds the CPU time the steps use.
+    #[serde(default)]
+    pub interactive: bool,
+    /// CPU time all the steps' processes together may use, in
+    /// milliseconds; past it they are killed as at the deadline
+    /// ([`Exit::cpu_limited`]). 0 means no limit but the deadline.
+    #[serde(default)]
+    pub cpu_ms: u64,
 }
 
 /// Caps on the files a job returns ([`Job::outputs`]).
@@ -210,6 +222,10 @@ pub struct Exit {
     /// [`OutputCaps::max_files`], or with a name [`check_name`](crate::names::check_name) refuses.
     #[serde(default)]
     pub files_omitted: u64,
+    /// The steps were killed for using [`Job::cpu_ms`] of CPU time (then
+    /// `timed_out` is set too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cpu_limited: bool,
 }
 
 /// A file the run returns, the payload of [`Frame::File`].
@@ -256,6 +272,10 @@ pub enum Frame {
     FileData(Vec<u8>),
     /// How the job ended; the last frame.
     Exit(Exit),
+    /// An interactive job's last step no longer reads its stdin (it closed
+    /// it, or exited): what the server feeds now is lost. Sent once, only
+    /// for an interactive job.
+    InputClosed,
 }
 
 impl Frame {
@@ -266,6 +286,7 @@ impl Frame {
     const FILE: u8 = b'F';
     const FILE_DATA: u8 = b'D';
     const EXIT: u8 = b'X';
+    const INPUT_CLOSED: u8 = b'Q';
 
     /// Writes the frame; payloads over [`MAX_FRAME`] are split.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
@@ -277,6 +298,7 @@ impl Frame {
             Frame::File(f) => write_raw(w, Self::FILE, &serde_json::to_vec(f)?),
             Frame::FileData(b) => write_chunks(w, Self::FILE_DATA, b),
             Frame::Exit(e) => write_raw(w, Self::EXIT, &serde_json::to_vec(e)?),
+            Frame::InputClosed => write_raw(w, Self::INPUT_CLOSED, &[]),
         }
     }
 }
@@ -351,6 +373,7 @@ impl FrameDecoder {
                     .map_err(|e| ProtocolError(format!("bad file frame: {e}")))?,
             ),
             Frame::FILE_DATA => Frame::FileData(payload),
+            Frame::INPUT_CLOSED => Frame::InputClosed,
             Frame::EXIT => Frame::Exit(
                 serde_json::from_slice(&payload)
                     .map_err(|e| ProtocolError(format!("bad exit frame: {e}")))?,
@@ -468,6 +491,58 @@ pub fn encode_job(job: &Job, contents: &[&[u8]], stdin: &[u8]) -> Vec<u8> {
     out
 }
 
+/// What the server sends an interactive job after its stdin bytes: a kind
+/// byte, a 4-byte big-endian length, the payload, as [`Frame`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// More bytes for the program's stdin (at most [`MAX_FRAME`]).
+    Data(Vec<u8>),
+    /// The end of the program's stdin.
+    Eof,
+}
+
+impl Feed {
+    const DATA: u8 = b'i';
+    const EOF: u8 = b'e';
+
+    /// The message as bytes; data over [`MAX_FRAME`] becomes several.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let written = match self {
+            Feed::Data(b) => write_chunks(&mut out, Self::DATA, b),
+            Feed::Eof => write_raw(&mut out, Self::EOF, &[]),
+        };
+        written.expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// The next message; `None` at a clean end of the stream (the server
+    /// went away, which ends the program's stdin as well).
+    pub fn read(r: &mut impl Read) -> io::Result<Option<Feed>> {
+        let mut head = [0u8; 5];
+        match r.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        if len > MAX_FRAME {
+            return Err(io::Error::other(format!(
+                "feed message of {len} bytes is over the limit"
+            )));
+        }
+        let mut payload = vec![0u8; len];
+        r.read_exact(&mut payload)?;
+        match head[0] {
+            Self::DATA => Ok(Some(Feed::Data(payload))),
+            Self::EOF => Ok(Some(Feed::Eof)),
+            other => Err(io::Error::other(format!(
+                "unknown feed message kind {other:#04x}"
+            ))),
+        }
+    }
+}
+
 /// What comes on the agent's stdin while it waits for its job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
@@ -506,6 +581,40 @@ pub fn read_incoming(r: &mut impl Read) -> io::Result<Incoming> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_messages_round_trip_and_large_data_is_split() {
+        let big = vec![7u8; MAX_FRAME + 10];
+        let mut bytes = Feed::Data(b"Ada\n".to_vec()).encode();
+        bytes.extend(Feed::Data(big.clone()).encode());
+        bytes.extend(Feed::Eof.encode());
+        let mut r = &bytes[..];
+        assert_eq!(
+            Feed::read(&mut r).unwrap(),
+            Some(Feed::Data(b"Ada\n".to_vec()))
+        );
+        assert_eq!(
+            Feed::read(&mut r).unwrap(),
+            Some(Feed::Data(big[..MAX_FRAME].to_vec()))
+        );
+        assert_eq!(
+            Feed::read(&mut r).unwrap(),
+            Some(Feed::Data(big[MAX_FRAME..].to_vec()))
+        );
+        assert_eq!(Feed::read(&mut r).unwrap(), Some(Feed::Eof));
+        assert_eq!(Feed::read(&mut r).unwrap(), None);
+        assert!(Feed::read(&mut &[b'z', 0, 0, 0, 0][..]).is_err());
+        assert!(Feed::read(&mut &[b'i', 0xff, 0, 0, 0][..]).is_err());
+    }
+
+    #[test]
+    fn input_closed_round_trips() {
+        let mut bytes = Vec::new();
+        Frame::InputClosed.write_to(&mut bytes).unwrap();
+        let mut dec = FrameDecoder::default();
+        dec.push(&bytes);
+        assert_eq!(dec.next_frame().unwrap(), Some(Frame::InputClosed));
+    }
 
     #[test]
     fn a_ready_frame_without_a_payload_is_an_older_agents() {
@@ -589,6 +698,8 @@ mod tests {
             output_limit: 10,
             outputs: vec!["*.png".into()],
             output_caps: OutputCaps::default(),
+            interactive: true,
+            cpu_ms: 500,
         };
         let bytes = encode_job(&job, &[b"print(1)"], b"hi");
         let mut with_keepalives = KEEPALIVE.to_vec();

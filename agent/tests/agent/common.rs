@@ -117,6 +117,8 @@ pub(crate) fn job(workdir: &Path, steps: Vec<Vec<String>>) -> Job {
         output_limit: 1 << 20,
         outputs: Vec::new(),
         output_caps: OutputCaps::default(),
+        interactive: false,
+        cpu_ms: 0,
     }
 }
 
@@ -260,7 +262,7 @@ impl Agent {
                     out.exit = exit;
                     break;
                 }
-                Frame::Started => {}
+                Frame::Started | Frame::InputClosed => {}
                 Frame::Ready(_) => panic!("a second ready frame"),
             }
         }

@@ -4,6 +4,7 @@
 
 mod common;
 mod container;
+mod interactive;
 mod latency;
 mod outputs;
 mod prepare;
