@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use snipbox_wire::agent::Feed;
 use snipbox_wire::agent::{self, FileHeader};
 use snipbox_wire::api::ExecRequest;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::admission::{Admission, Slot};
 use crate::engine::{Chunk, Container, ContainerSpec, Engine, EngineError, Job, Outcome};
@@ -54,7 +55,23 @@ pub struct Prepared {
     job: Job,
 }
 
+/// How a run gets its stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdin {
+    /// The request's `stdin`, all of it before the program starts.
+    Fixed,
+    /// The request's `stdin`, then what the client sends while the program
+    /// runs: the wall-clock limit is the sandbox's `interactive_timeout_ms`
+    /// and its `timeout_ms` bounds the CPU time.
+    Interactive,
+}
+
 impl Prepared {
+    /// Most bytes the client may send an interactive run.
+    pub fn stdin_limit(&self) -> u64 {
+        self.entry.sandbox.limits.interactive_stdin_bytes
+    }
+
     /// What names this request's run.
     pub fn ids(&self) -> RunIds {
         RunIds {
@@ -91,6 +108,11 @@ pub enum Ending {
     Memory,
     /// The program failed after forks were refused at the pids limit.
     Pids,
+    /// An interactive run used its CPU time (the sandbox's `timeout_ms`).
+    CpuTime,
+    /// An interactive run went past its wall-clock limit (the sandbox's
+    /// `interactive_timeout_ms`): the program waited for input too long.
+    InteractiveTimeout,
     /// A signal nobody in snipbox sent ended the program.
     Signal(i32),
     /// The program ended its own sandbox (it killed the agent).
@@ -101,6 +123,12 @@ impl Ending {
     /// What the container's accounting says, in order: the server's own
     /// limits first, then what the kernel did, then the program's exit.
     pub fn of(out: &Outcome) -> Self {
+        if out.timed_out && out.interactive {
+            return match &out.exit {
+                Some(e) if e.cpu_limited => Ending::CpuTime,
+                _ => Ending::InteractiveTimeout,
+            };
+        }
         if out.timed_out {
             return Ending::Timeout;
         }
@@ -121,7 +149,8 @@ impl Ending {
         match self {
             Ending::Exit(0) => "ok",
             Ending::Exit(_) => "exit",
-            Ending::Timeout => "timeout",
+            Ending::Timeout | Ending::CpuTime => "timeout",
+            Ending::InteractiveTimeout => "interactive_timeout",
             Ending::Output => "truncated",
             Ending::Memory => "memory",
             Ending::Pids => "pids",
@@ -197,7 +226,7 @@ impl Executor {
     }
 
     /// Checks the request and encodes its job; nothing runs yet.
-    pub fn prepare(&self, req: ExecRequest) -> Result<Prepared, ExecError> {
+    pub fn prepare(&self, req: ExecRequest, mode: Stdin) -> Result<Prepared, ExecError> {
         let entry = self
             .sandboxes
             .get(&req.sandbox)
@@ -230,6 +259,8 @@ impl Executor {
             })?;
         let files = files::prepare(&req.files, &command.entry, self.file_limits)?;
         let stdin = req.stdin.unwrap_or_default();
+        let interactive = mode == Stdin::Interactive;
+        let limits = &sandbox.limits;
         let header = agent::Job {
             workdir: sandbox.workdir.clone(),
             files: files
@@ -241,7 +272,12 @@ impl Executor {
                 .collect(),
             stdin_len: stdin.len() as u64,
             steps: command.steps.clone(),
-            timeout_ms: sandbox.limits.timeout_ms,
+            timeout_ms: match mode {
+                Stdin::Fixed => limits.timeout_ms,
+                Stdin::Interactive => limits.interactive_timeout_ms,
+            },
+            interactive,
+            cpu_ms: if interactive { limits.timeout_ms } else { 0 },
             output_limit: sandbox.limits.output_bytes,
             outputs: command.outputs.clone(),
             output_caps: agent::OutputCaps {
@@ -271,18 +307,20 @@ impl Executor {
 
     /// Prepares, admits and runs a request.
     pub async fn exec(&self, req: ExecRequest) -> Result<Finished, ExecError> {
-        let prepared = self.prepare(req)?;
+        let prepared = self.prepare(req, Stdin::Fixed)?;
         let slot = self.admit(&prepared).await?;
-        self.run(prepared, slot, None).await
+        self.run(prepared, slot, None, None).await
     }
 
     /// Runs a prepared job in its admitted slot; output goes to `chunks`
-    /// as it arrives when a client streams.
+    /// as it arrives when a client streams, and an interactive run's
+    /// program reads what `feed` brings.
     pub async fn run(
         &self,
         prepared: Prepared,
         _slot: Slot,
         chunks: Option<UnboundedSender<Chunk>>,
+        mut feed: Option<UnboundedReceiver<Feed>>,
     ) -> Result<Finished, ExecError> {
         self.metrics.in_flight.inc();
         let _in_flight = scopeguard(|| {
@@ -290,7 +328,7 @@ impl Executor {
         });
         let started = Instant::now();
         let result = tokio::select! {
-            r = self.run_on_container(&prepared, chunks.as_ref()) => r,
+            r = self.run_on_container(&prepared, chunks.as_ref(), feed.as_mut()) => r,
             () = self.stopping.cancelled() => return Err(ExecError::ShuttingDown),
         };
         let sandbox = &prepared.entry.sandbox;
@@ -335,6 +373,7 @@ impl Executor {
         &self,
         prepared: &Prepared,
         chunks: Option<&UnboundedSender<Chunk>>,
+        feed: Option<&mut UnboundedReceiver<Feed>>,
     ) -> Result<(String, Outcome), EngineError> {
         let entry = &prepared.entry;
         // Held to the end of the run: the pool refills behind it then.
@@ -344,7 +383,7 @@ impl Executor {
             &entry.spec,
             taken,
             &prepared.job,
-            chunks,
+            Io { chunks, feed },
             &entry.sandbox.name,
         )
         .await?;
@@ -393,6 +432,24 @@ impl Executor {
     }
 }
 
+/// Where a run's output goes as it arrives (a client that streams), and
+/// where an interactive run's further stdin comes from.
+#[derive(Default)]
+pub struct Io<'a> {
+    pub chunks: Option<&'a UnboundedSender<Chunk>>,
+    pub feed: Option<&'a mut UnboundedReceiver<Feed>>,
+}
+
+impl Io<'_> {
+    /// The same, borrowed again (a replaced container runs the job anew).
+    fn again(&mut self) -> Io<'_> {
+        Io {
+            chunks: self.chunks,
+            feed: self.feed.as_deref_mut(),
+        }
+    }
+}
+
 /// A container that takes a job: the executor's side of it (the pool's is
 /// [`crate::pool::Warm`]); a seam for tests.
 pub trait Runs: Send {
@@ -402,7 +459,7 @@ pub trait Runs: Send {
     fn run(
         self,
         job: &Job,
-        chunks: Option<&UnboundedSender<Chunk>>,
+        io: Io<'_>,
     ) -> impl Future<Output = Result<Outcome, EngineError>> + Send;
 }
 
@@ -414,9 +471,9 @@ impl Runs for Container {
     fn run(
         self,
         job: &Job,
-        chunks: Option<&UnboundedSender<Chunk>>,
+        io: Io<'_>,
     ) -> impl Future<Output = Result<Outcome, EngineError>> + Send {
-        Container::run(self, job, chunks)
+        Container::run(self, job, io)
     }
 }
 
@@ -431,7 +488,7 @@ async fn run_replacing_once<L: Launcher>(
     spec: &ContainerSpec,
     taken: Option<L::Container>,
     job: &Job,
-    chunks: Option<&UnboundedSender<Chunk>>,
+    mut io: Io<'_>,
     sandbox: &str,
 ) -> Result<(String, Result<Outcome, EngineError>), EngineError>
 where
@@ -442,14 +499,14 @@ where
         None => launcher.launch(spec).await?,
     };
     let token = container.token().to_owned();
-    Ok(match container.run(job, chunks).await {
+    Ok(match container.run(job, io.again()).await {
         Err(EngineError::Lost {
             after_job: false, ..
         }) => {
             tracing::info!(%sandbox, "a warm container was gone; running on a new one");
             let container = launcher.launch(spec).await?;
             let token = container.token().to_owned();
-            (token, container.run(job, chunks).await)
+            (token, container.run(job, io).await)
         }
         other => (token, other),
     })
@@ -519,11 +576,7 @@ mod tests {
             &self.token
         }
 
-        async fn run(
-            self,
-            _: &Job,
-            _: Option<&UnboundedSender<Chunk>>,
-        ) -> Result<Outcome, EngineError> {
+        async fn run(self, _: &Job, _: Io<'_>) -> Result<Outcome, EngineError> {
             match self.goes {
                 Goes::Ran => Ok(outcome(Some(0), false, false)),
                 Goes::Vanished => Err(EngineError::Lost {
@@ -586,7 +639,8 @@ mod tests {
             goes,
         });
         let job = Job::new(agent::Job::default(), &[], b"");
-        let (token, result) = run_replacing_once(fake, &spec, warm, &job, None, "python").await?;
+        let (token, result) =
+            run_replacing_once(fake, &spec, warm, &job, Io::default(), "python").await?;
         Ok((
             token,
             result.map(|_| ()).map_err(|e| match e {
@@ -657,5 +711,29 @@ mod tests {
             assert_eq!(Ending::of(&out), ending);
             assert_eq!(ending.label(), label);
         }
+        // An interactive run's two time limits: its CPU time, as the agent
+        // reports it, and the person's time (the agent's or the server's
+        // deadline).
+        let interactive = |exit: Option<Exit>| Outcome {
+            exit,
+            timed_out: true,
+            interactive: true,
+            ..Outcome::default()
+        };
+        let cpu = Exit {
+            exit_code: 137,
+            timed_out: true,
+            cpu_limited: true,
+            ..Exit::default()
+        };
+        let wall = Exit {
+            cpu_limited: false,
+            ..cpu.clone()
+        };
+        assert_eq!(Ending::of(&interactive(Some(cpu))), Ending::CpuTime);
+        assert_eq!(Ending::of(&interactive(Some(wall))), Ending::InteractiveTimeout);
+        assert_eq!(Ending::of(&interactive(None)), Ending::InteractiveTimeout);
+        assert_eq!(Ending::CpuTime.label(), "timeout");
+        assert_eq!(Ending::InteractiveTimeout.label(), "interactive_timeout");
     }
 }

@@ -19,7 +19,6 @@ use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -54,7 +53,11 @@ pub async fn serve(
     limits: ConnLimits,
     stop: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
+    // On `stop`, each connection is told to finish its request in flight
+    // and close; one upgraded to a WebSocket is its handler's from then on
+    // (a run's socket ends with its run).
+    let graceful = tokio_util::sync::CancellationToken::new();
+    let connections = tokio_util::task::TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let clients = Arc::new(Clients::default());
     let mut http = http1::Builder::new();
@@ -97,15 +100,26 @@ pub async fn serve(
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                 req
             });
-        let conn = http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
+        let conn = http
+            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
+            .with_upgrades();
+        let stopping = graceful.clone();
+        connections.spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = stopping.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
             drop((slot, client_slot));
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    graceful.cancel();
+    connections.close();
+    connections.wait().await;
 }
 
 /// Open connections by client address.

@@ -90,6 +90,13 @@ pub struct Limits {
     /// its container starts.
     #[serde(deserialize_with = "within::<_, 1, 25_000, _>")]
     pub prepare_timeout_ms: u64,
+    /// Wall-clock limit of an interactive run (the reader types while it
+    /// runs); its CPU time stays bounded by `timeout_ms`.
+    #[serde(deserialize_with = "within::<_, 1, 3_600_000, _>")]
+    pub interactive_timeout_ms: u64,
+    /// Most bytes a reader may send to an interactive run's stdin.
+    #[serde(deserialize_with = "within::<_, 0, 16_777_216, _>")]
+    pub interactive_stdin_bytes: u64,
     /// OCI runtime (e.g. `runsc`); `None` is the engine's default.
     #[serde(deserialize_with = "runtime")]
     pub runtime: Option<String>,
@@ -662,7 +669,7 @@ mod tests {
     use super::*;
     use crate::testing::folder;
 
-    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\noom_score_adj = 1000\noutput_files = 10\noutput_file_bytes = 1048576\noutput_total_bytes = 2097152\nprepare_timeout_ms = 20000\nruntime = \"\"\n";
+    const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\noom_score_adj = 1000\noutput_files = 10\noutput_file_bytes = 1048576\noutput_total_bytes = 2097152\nprepare_timeout_ms = 20000\ninteractive_timeout_ms = 60000\ninteractive_stdin_bytes = 65536\nruntime = \"\"\n";
     const PY: &str = "title = \"P\"\nlanguage = \"python\"\n[commands.run]\nentry = \"main.py\"\nsteps = [[\"python3\", \"main.py\"]]\n";
 
     #[test]

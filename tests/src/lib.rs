@@ -468,6 +468,12 @@ pub fn containers(label: &str) -> Vec<String> {
 /// once the container is gone: the engine's own clock, not the time a
 /// caller polling `docker ps` happened to notice.
 pub fn removed_at(container: &str, since: SystemTime) -> Option<SystemTime> {
+    engine_event_at(container, "destroy", since)
+}
+
+/// When the engine recorded `event` (`die`, `destroy`...) of a container
+/// after `since`, by its own clock.
+pub fn engine_event_at(container: &str, event: &str, since: SystemTime) -> Option<SystemTime> {
     let unix = |t: SystemTime| {
         let d = t.duration_since(UNIX_EPOCH).expect("after 1970");
         format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
@@ -481,7 +487,12 @@ pub fn removed_at(container: &str, since: SystemTime) -> Option<SystemTime> {
             &unix(SystemTime::now()),
         ])
         .args(["--filter", &format!("container={container}")])
-        .args(["--filter", "event=destroy", "--format", "{{.TimeNano}}"])
+        .args([
+            "--filter",
+            &format!("event={event}"),
+            "--format",
+            "{{.TimeNano}}",
+        ])
         .output()
         .expect("the docker CLI runs");
     let nanos: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;

@@ -269,3 +269,21 @@ fn a_container_started_with_nobody_attached_ends_by_itself() {
         t.elapsed()
     );
 }
+
+#[test]
+fn an_interactive_busy_loop_ends_at_its_cpu_time_by_the_containers_cgroup() {
+    let job = Job {
+        interactive: true,
+        timeout_ms: 30_000,
+        cpu_ms: 700,
+        ..job(vec![sh("while :; do :; done")])
+    };
+    let began = Instant::now();
+    let out = run_in_container(&boot(), "64m", 64, &job);
+    let took = began.elapsed();
+    assert!(out.exit.timed_out && out.exit.cpu_limited, "{:?}", out.exit);
+    assert!(
+        took < Duration::from_secs(20),
+        "ended after {took:?}: the CPU limit did not hold"
+    );
+}

@@ -35,7 +35,9 @@ pub fn answer(finished: Finished) -> ExecResponse {
     }
     let exit_code = out.exit.as_ref().map(|e| e.exit_code);
     match (ending, exit_code) {
-        (Ending::Timeout, _) => push_line(&mut stderr, "code execution timeout"),
+        (Ending::Timeout | Ending::CpuTime | Ending::InteractiveTimeout, _) => {
+            push_line(&mut stderr, "code execution timeout")
+        }
         (Ending::Output, _) => {}
         (Ending::SandboxEnded, _) => push_line(&mut stderr, "the program ended its sandbox"),
         (_, Some(code)) if code != 0 => push_line(&mut stderr, &format!("(exit status {code})")),
@@ -53,7 +55,10 @@ pub fn answer(finished: Finished) -> ExecResponse {
         stdout,
         stderr,
         exit_code,
-        timed_out: ending == Ending::Timeout,
+        timed_out: matches!(
+            ending,
+            Ending::Timeout | Ending::CpuTime | Ending::InteractiveTimeout
+        ),
         truncated: ending == Ending::Output,
         error: None,
         reason: reason(ending).map(str::to_string),
@@ -68,7 +73,8 @@ pub fn answer(finished: Finished) -> ExecResponse {
 fn reason(ending: Ending) -> Option<&'static str> {
     Some(match ending {
         Ending::Exit(_) => return None,
-        Ending::Timeout => "timeout",
+        Ending::Timeout | Ending::CpuTime => "timeout",
+        Ending::InteractiveTimeout => "interactive_timeout",
         Ending::Output => "output",
         Ending::Memory => "memory",
         Ending::Pids => "pids",
@@ -84,6 +90,15 @@ fn words(ending: Ending, limits: &Limits) -> Option<String> {
         Ending::Timeout => format!(
             "timed out: the program ran past the sandbox's {} limit",
             seconds(limits.timeout_ms)
+        ),
+        Ending::CpuTime => format!(
+            "timed out: the program used the sandbox's {} of CPU time",
+            seconds(limits.timeout_ms)
+        ),
+        Ending::InteractiveTimeout => format!(
+            "timed out: the interactive run went past the sandbox's {} limit (it may have \
+             been waiting for input)",
+            seconds(limits.interactive_timeout_ms)
         ),
         Ending::Output => format!(
             "output cut: the program wrote more than the sandbox's {} per stream",

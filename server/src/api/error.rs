@@ -42,6 +42,10 @@ pub enum ApiError {
     MetricsRefused,
     #[error("method not allowed on this path")]
     MethodNotAllowed,
+    #[error(
+        "the run's stdin is over the sandbox's limit of {limit} bytes (interactive_stdin_bytes): this input was not sent"
+    )]
+    StdinTooLarge { limit: u64 },
 }
 
 /// One row of the table.
@@ -78,6 +82,7 @@ impl ApiError {
             ApiError::NotFound => row(S::NOT_FOUND, "not_found"),
             ApiError::MetricsRefused => row(S::FORBIDDEN, "metrics_not_allowed"),
             ApiError::MethodNotAllowed => row(S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::StdinTooLarge { .. } => row(S::PAYLOAD_TOO_LARGE, "stdin_too_large"),
         }
     }
 }
@@ -118,6 +123,13 @@ fn exec_row(e: &ExecError) -> Row {
 pub struct Rejected(pub &'static str);
 
 impl ApiError {
+    /// The kind it is counted under as a refusal; `None` for a failure of
+    /// the server or the engine (counted as a run with outcome "error").
+    pub(super) fn refusal_kind(&self) -> Option<&'static str> {
+        let row = self.row();
+        row.status.is_client_error().then_some(row.kind)
+    }
+
     /// The JSON body: the answer's shape with `ok: false`, the message in
     /// `stderr` and the kind in `error`.
     pub fn body(&self) -> ExecResponse {

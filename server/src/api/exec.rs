@@ -9,6 +9,7 @@ use snipbox_wire::api::ExecRequest;
 use super::answer::answer;
 use super::request::{Admitted, ApiJson};
 use super::{ApiError, AppState, stream};
+use crate::exec::Stdin;
 
 /// Runs the request's code; answers with the plain JSON, or with a stream
 /// of events when the client asks for `text/event-stream`. Everything that
@@ -20,12 +21,12 @@ pub(super) async fn exec(
     headers: HeaderMap,
     ApiJson(req): ApiJson<ExecRequest>,
 ) -> Result<Response, ApiError> {
-    let prepared = state.exec.prepare(req)?;
+    let prepared = state.exec.prepare(req, Stdin::Fixed)?;
     let slot = state.exec.admit(&prepared).await?;
     if wants_stream(&headers) {
         return Ok(stream::respond(state, prepared, slot));
     }
-    let finished = state.exec.run(prepared, slot, None).await?;
+    let finished = state.exec.run(prepared, slot, None, None).await?;
     Ok(Json(answer(finished)).into_response())
 }
 

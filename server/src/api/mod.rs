@@ -8,6 +8,7 @@ mod exec;
 mod health;
 mod request;
 mod stream;
+mod ws;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub struct AppState {
 pub fn app(state: AppState, config: &Config) -> Router {
     let v1 = Router::new()
         .route("/exec", post(exec::exec))
+        .route("/ws", get(ws::ws))
         .route("/health", get(health::health))
         .route("/sandboxes", get(sandboxes))
         .fallback(not_found)

@@ -21,21 +21,13 @@ use super::{ApiError, AppState};
 use crate::admission::Slot;
 use crate::engine::Chunk;
 use crate::exec::{ExecError, Finished, Prepared};
+use snipbox_wire::agent::Feed;
 
 pub(super) fn respond(state: AppState, prepared: Prepared, slot: Slot) -> Response {
-    let (tx, chunks) = mpsc::unbounded_channel();
-    let ids = prepared.ids();
-    let exec = state.exec.clone();
-    let run = tokio::spawn(async move { exec.run(prepared, slot, Some(tx)).await });
-    let events = Events {
-        chunks,
-        run: Some(AbortOnDrop(run)),
-        ids,
-        started: Instant::now(),
-        text: [Utf8Carry::default(), Utf8Carry::default()],
-    };
+    let events = Events::start(&state, prepared, slot, None);
     let body = stream::unfold(events, |mut e| async move {
-        let event = e.next().await?;
+        let (name, data) = e.next().await?;
+        let event = Event::default().event(name).data(data.to_string());
         Some((Ok::<_, Infallible>(event), e))
     });
     let mut response = Sse::new(body)
@@ -58,24 +50,55 @@ impl Drop for AbortOnDrop {
     }
 }
 
-struct Events {
+/// A run as it happens, as events: a name and its data. The run is
+/// aborted (and its container removed) when this is dropped.
+pub(super) struct Events {
     chunks: UnboundedReceiver<Chunk>,
     run: Option<AbortOnDrop>,
     ids: crate::exec::RunIds,
     started: Instant,
     /// Bytes of a UTF-8 character split between two chunks, per stream.
     text: [Utf8Carry; 2],
+    /// Whether `input_closed` events are wanted (an interactive run's).
+    input_events: bool,
 }
 
 impl Events {
-    /// The next event; `None` after `end`.
-    async fn next(&mut self) -> Option<Event> {
-        if let Some(chunk) = self.chunks.recv().await {
-            return Some(self.event(chunk));
+    /// Starts the run in a task of its own; an interactive one reads `feed`.
+    pub(super) fn start(
+        state: &AppState,
+        prepared: Prepared,
+        slot: Slot,
+        feed: Option<UnboundedReceiver<Feed>>,
+    ) -> Events {
+        let (tx, chunks) = mpsc::unbounded_channel();
+        let ids = prepared.ids();
+        let exec = state.exec.clone();
+        let input_events = feed.is_some();
+        let run = tokio::spawn(async move { exec.run(prepared, slot, Some(tx), feed).await });
+        Events {
+            chunks,
+            run: Some(AbortOnDrop(run)),
+            ids,
+            started: Instant::now(),
+            text: [Utf8Carry::default(), Utf8Carry::default()],
+            input_events,
+        }
+    }
+
+    /// The next event; `None` after `end`. Cancel-safe: an event is never
+    /// lost to a caller that stops waiting.
+    pub(super) async fn next(&mut self) -> Option<(&'static str, serde_json::Value)> {
+        while let Some(chunk) = self.chunks.recv().await {
+            if let Some(event) = self.event(chunk) {
+                return Some(event);
+            }
         }
         // Every sender is gone: the run ended.
-        let mut run = self.run.take()?;
-        let result = match (&mut run.0).await {
+        // Cancel-safe: the task is taken only once it has answered.
+        let joined = (&mut self.run.as_mut()?.0).await;
+        self.run = None;
+        let result = match joined {
             Ok(result) => result,
             Err(e) => {
                 tracing::error!(error = %e, "a streamed run's task failed");
@@ -83,29 +106,29 @@ impl Events {
             }
         };
         let data = match result {
-            Ok(finished) => serde_json::to_string(&answer(finished)),
-            Err(e) => serde_json::to_string(&ApiError::from(e).body()),
+            Ok(finished) => serde_json::to_value(answer(finished)),
+            Err(e) => serde_json::to_value(ApiError::from(e).body()),
         };
-        Some(Event::default().event("end").data(data.ok()?))
+        Some(("end", data.ok()?))
     }
 
-    fn event(&mut self, chunk: Chunk) -> Event {
+    fn event(&mut self, chunk: Chunk) -> Option<(&'static str, serde_json::Value)> {
+        let ms = || self.started.elapsed().as_millis() as u64;
         let (name, i, bytes) = match chunk {
             Chunk::Started(token) => {
                 self.started = Instant::now();
                 let id = self.ids.id(&token);
-                return Event::default()
-                    .event("start")
-                    .data(serde_json::json!({ "id": id }).to_string());
+                return Some(("start", serde_json::json!({ "id": id })));
             }
+            Chunk::InputClosed if self.input_events => {
+                return Some(("input_closed", serde_json::json!({ "ms": ms() })));
+            }
+            Chunk::InputClosed => return None,
             Chunk::Stdout(b) => ("stdout", 0, b),
             Chunk::Stderr(b) => ("stderr", 1, b),
         };
         let text = self.text[i].push(&bytes);
-        let ms = self.started.elapsed().as_millis() as u64;
-        Event::default()
-            .event(name)
-            .data(serde_json::json!({ "text": text, "ms": ms }).to_string())
+        Some((name, serde_json::json!({ "text": text, "ms": ms() })))
     }
 }
 

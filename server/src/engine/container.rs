@@ -9,9 +9,10 @@ use bollard::container::LogOutput;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
 use futures_util::{Stream, StreamExt};
-use snipbox_wire::agent::{self, Exit, FileAssembler, Frame, FrameDecoder, ReturnedFile};
+use snipbox_wire::agent::{self, Exit, Feed, FileAssembler, Frame, FrameDecoder, ReturnedFile};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc::UnboundedSender;
+
+use crate::exec::Io;
 use tokio_util::task::TaskTracker;
 
 use super::client::{Call, Engine, EngineError, LAUNCH_TIMEOUT, remove};
@@ -65,6 +66,8 @@ pub enum Chunk {
     Started(String),
     Stdout(Vec<u8>),
     Stderr(Vec<u8>),
+    /// An interactive run's program no longer reads its stdin.
+    InputClosed,
 }
 
 /// What a run produced.
@@ -79,6 +82,8 @@ pub struct Outcome {
     pub duration: Duration,
     /// The files the job asked for (see [`agent::Job::outputs`]).
     pub files: Vec<ReturnedFile>,
+    /// The run was interactive (its deadline is a person's time).
+    pub interactive: bool,
 }
 
 type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
@@ -228,17 +233,15 @@ impl Container {
     /// agent's exit frame, at the job's output cap, or at the job's timeout
     /// plus a short grace, whichever comes first; the container is removed
     /// afterwards.
-    pub async fn run(
-        mut self,
-        job: &Job,
-        chunks: Option<&UnboundedSender<Chunk>>,
-    ) -> Result<Outcome, EngineError> {
+    pub async fn run(mut self, job: &Job, io: Io<'_>) -> Result<Outcome, EngineError> {
         let started = Instant::now();
         let timeout = Duration::from_millis(job.header.timeout_ms);
         let deadline = tokio::time::Instant::from_std(started + timeout + DEADLINE_GRACE);
-        let mut out = Outcome::default();
-        let exchanged =
-            tokio::time::timeout_at(deadline, self.exchange(job, &mut out, chunks)).await;
+        let mut out = Outcome {
+            interactive: job.header.interactive,
+            ..Outcome::default()
+        };
+        let exchanged = tokio::time::timeout_at(deadline, self.exchange(job, &mut out, io)).await;
         match exchanged {
             Err(_) => out.timed_out = true,
             Ok(Err(EngineError::Lost { after_job, .. })) => {
@@ -262,13 +265,14 @@ impl Container {
     }
 
     /// Sends the job, then reads frames into `out` until the agent's exit
-    /// frame or the output cap.
+    /// frame or the output cap, passing on what `io.feed` brings.
     async fn exchange(
         &mut self,
         job: &Job,
         out: &mut Outcome,
-        chunks: Option<&UnboundedSender<Chunk>>,
+        io: Io<'_>,
     ) -> Result<(), EngineError> {
+        let Io { chunks, mut feed } = io;
         let sent = self.input.write_all(&job.bytes).await;
         if sent.and(self.input.flush().await).is_err() {
             return Err(EngineError::Lost {
@@ -284,7 +288,29 @@ impl Container {
         let mut started = false;
         let protocol = |e: agent::ProtocolError| EngineError::Agent(e.to_string());
         loop {
-            let (buf, bytes, chunk): (_, _, fn(Vec<u8>) -> Chunk) = match self.next_frame().await? {
+            let next = match feed.as_deref_mut() {
+                Some(rx) => tokio::select! {
+                    frame = self.next_frame() => frame?,
+                    input = rx.recv() => {
+                        let message = match input {
+                            Some(input) => input.encode(),
+                            // The client is gone: the program's input ends.
+                            None => {
+                                feed = None;
+                                Feed::Eof.encode()
+                            }
+                        };
+                        if self.input.write_all(&message).await.is_err()
+                            || self.input.flush().await.is_err()
+                        {
+                            feed = None;
+                        }
+                        continue;
+                    }
+                },
+                None => self.next_frame().await?,
+            };
+            let (buf, bytes, chunk): (_, _, fn(Vec<u8>) -> Chunk) = match next {
                 Some(Frame::Stdout(b)) => (&mut out.stdout, b, Chunk::Stdout),
                 Some(Frame::Stderr(b)) => (&mut out.stderr, b, Chunk::Stderr),
                 Some(Frame::Started) => {
@@ -305,6 +331,12 @@ impl Container {
                     // The agent exits now: the engine removes what it may.
                     self.removal.self_removing = self.removal.auto_removed;
                     return Ok(());
+                }
+                Some(Frame::InputClosed) => {
+                    if let Some(tx) = chunks {
+                        let _ = tx.send(Chunk::InputClosed);
+                    }
+                    continue;
                 }
                 Some(Frame::Ready(_)) => {
                     return Err(EngineError::Agent("unexpected ready frame".into()));

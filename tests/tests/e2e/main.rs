@@ -7,6 +7,7 @@ mod endings;
 mod exploits;
 mod files;
 mod hostile;
+mod interactive;
 mod kernel;
 mod lifecycle;
 mod packages;
