@@ -12,6 +12,8 @@ pub struct Job {
     pub command: String,
     pub files: Vec<(String, String)>,
     pub stdin: Option<String>,
+    /// The reader types the program's input while it runs.
+    pub interactive: bool,
 }
 
 /// What a run reads of another block of the page, by its id.
@@ -54,6 +56,7 @@ pub fn job(options: &Options, code: String, page: &impl Blocks) -> Result<Job, S
         command: options.command.clone(),
         files,
         stdin: options.stdin.clone(),
+        interactive: options.interactive,
     })
 }
 

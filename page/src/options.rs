@@ -50,6 +50,9 @@ pub struct Options {
     pub command: String,
     pub code: String,
     pub stdin: Option<String>,
+    /// `stdin="interactive"`: the reader types the program's input while
+    /// it runs (`GET /v1/ws`), instead of a fixed stdin.
+    pub interactive: bool,
     pub editable: bool,
     /// Ids of snippets (or plain blocks) whose code runs first.
     pub depends_on: Vec<String>,
@@ -112,7 +115,9 @@ pub fn read<P: Page>(page: &P, block: &Block<P::Element>) -> Option<Options> {
         }),
         None => value,
     };
-    let stdin = attr(block, "stdin").map(|s| named("stdin", s));
+    let stdin = attr(block, "stdin");
+    let interactive = stdin.as_deref() == Some("interactive");
+    let stdin = stdin.filter(|_| !interactive).map(|s| named("stdin", s));
     let expected = match attr(block, "expect") {
         Some(e) => Some(named("expect", format!("#{}", e.trim_start_matches('#')))),
         None => output_block(page, block).map(|e| text(&e)),
@@ -131,6 +136,7 @@ pub fn read<P: Page>(page: &P, block: &Block<P::Element>) -> Option<Options> {
         command: attr(block, "command").unwrap_or_default(),
         code: block.source.clone(),
         stdin,
+        interactive,
         editable: attr(block, "editor").as_deref() != Some("off"),
         depends_on: ids(attr(block, "depends-on").as_deref().unwrap_or_default()),
         template: attr(block, "template").map(|t| t.trim_start_matches('#').to_string()),

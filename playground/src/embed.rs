@@ -28,7 +28,9 @@ pub fn html(origin: &str, sandbox: &str, workspace: &Workspace) -> String {
     if !matches!(workspace.output.as_str(), "" | "text") {
         attrs += &format!(" output-mode=\"{}\"", escape(&workspace.output));
     }
-    if !workspace.stdin.is_empty() {
+    if workspace.interactive {
+        attrs += " stdin=\"interactive\"";
+    } else if !workspace.stdin.is_empty() {
         attrs += &format!(" stdin=\"{}\"", escape(&workspace.stdin));
     }
     let code = workspace
@@ -81,6 +83,7 @@ mod tests {
             ],
             stdin: "a \"quoted\" line".into(),
             output: "table".into(),
+            ..Workspace::default()
         };
         assert_eq!(
             html("http://h", "python", &w),
@@ -88,6 +91,22 @@ mod tests {
              <snip-box sandbox=\"python\" files=\"#snipbox-file-1:util.py\" output-mode=\"table\" stdin=\"a &quot;quoted&quot; line\">\
              print('&lt;b&gt;' &amp; &quot;x&quot;)</snip-box>\n\
              <pre id=\"snipbox-file-1\" hidden>\n\nX = 1</pre>"
+        );
+    }
+
+    #[test]
+    fn an_interactive_workspace_embeds_as_interactive() {
+        let w = Workspace {
+            files: vec![file("main.py", "input()")],
+            stdin: "left over".into(),
+            interactive: true,
+            ..Workspace::default()
+        };
+        assert!(
+            html("http://h", "python", &w)
+                .contains("<snip-box sandbox=\"python\" stdin=\"interactive\">"),
+            "{}",
+            html("http://h", "python", &w)
         );
     }
 }

@@ -34,7 +34,19 @@ pub fn Io(store: Store) -> impl IntoView {
     };
     view! {
         <section class="pg-io">
-            <label class="pg-stdin-label">
+            <label class="pg-interactive-label">
+                <input
+                    class="pg-interactive"
+                    type="checkbox"
+                    prop:checked=move || store.workspace().interactive
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        store.edit(|w| w.interactive = on);
+                    }
+                />
+                " Interactive: type the input while the program runs"
+            </label>
+            <label class="pg-stdin-label" hidden=move || store.workspace().interactive>
                 "Standard input"
                 <textarea
                     class="pg-stdin"

@@ -24,6 +24,10 @@ pub struct Workspace {
     pub files: Vec<File>,
     #[serde(default)]
     pub stdin: String,
+    /// The reader types the program's input while it runs, instead of
+    /// `stdin` (the widget's `stdin="interactive"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interactive: bool,
     /// An `output-mode` of the widget; empty for text.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub output: String,
@@ -190,7 +194,8 @@ impl Store {
             files: files
                 .map(|(i, f)| (if i == 0 { String::new() } else { f.name }, f.code))
                 .collect(),
-            stdin: (!w.stdin.is_empty()).then_some(w.stdin),
+            stdin: (!w.interactive && !w.stdin.is_empty()).then_some(w.stdin),
+            interactive: w.interactive,
             ..Job::default()
         };
         let origin = window().location().origin().unwrap_or_default();

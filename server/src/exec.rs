@@ -731,7 +731,10 @@ mod tests {
             ..cpu.clone()
         };
         assert_eq!(Ending::of(&interactive(Some(cpu))), Ending::CpuTime);
-        assert_eq!(Ending::of(&interactive(Some(wall))), Ending::InteractiveTimeout);
+        assert_eq!(
+            Ending::of(&interactive(Some(wall))),
+            Ending::InteractiveTimeout
+        );
         assert_eq!(Ending::of(&interactive(None)), Ending::InteractiveTimeout);
         assert_eq!(Ending::CpuTime.label(), "timeout");
         assert_eq!(Ending::InteractiveTimeout.label(), "interactive_timeout");

@@ -240,3 +240,41 @@ impl Fixture {
             .expect("the script runs")
     }
 }
+
+/// In an interactive run shown in `scope` (a snippet, or the playground's
+/// output pane): waits until the program's output ends with `prompt`
+/// (trailing spaces and all), then types `line` into the input line under
+/// it and presses Enter, as a reader does.
+pub async fn answer(client: &Client, scope: &str, prompt: &str, line: &str) {
+    let out = format!("{scope} .snipbox-stdout");
+    let script = format!(
+        "return document.querySelector({:?})?.textContent ?? ''",
+        out
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut shown = String::new();
+    while !shown.ends_with(prompt) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{out}: never ended with {prompt:?}; last {shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        shown = client
+            .execute(&script, vec![])
+            .await
+            .expect("the page answers")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+    }
+    let input = client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(&format!("{scope} .snipbox-stdin")))
+        .await
+        .expect("the input line is there while the program reads");
+    input
+        .send_keys(&format!("{line}{}", fantoccini::key::Key::Enter))
+        .await
+        .expect("the input line takes typing");
+}

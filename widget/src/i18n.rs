@@ -17,6 +17,7 @@ pub const ENGLISH: &[(&str, &str)] = &[
     ("copy", "Copy"),
     ("code", "Code"),
     ("output", "Output"),
+    ("input", "Input: Enter sends a line, Ctrl+D ends the input"),
     ("program_output", "Program output"),
     ("running", "running…"),
     ("running_for", "running… {s} s"),

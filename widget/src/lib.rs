@@ -17,6 +17,7 @@ use web_sys::HtmlElement;
 
 pub mod bar;
 pub mod compose;
+pub mod converse;
 pub mod dom;
 pub mod editor;
 pub mod i18n;

@@ -27,11 +27,40 @@ pub fn Output(runner: Runner, #[prop(optional)] mode: OutputMode) -> impl IntoVi
         }
         _ => (move || frame(mode, stdout.get())).into_any(),
     };
+    // An interactive run's input line, while its program reads: Enter
+    // sends the line, Ctrl+D ends the input.
+    let input = move || {
+        runner.input_open.get().then(|| {
+            view! {
+                <input
+                    class="snipbox-stdin"
+                    id=runner.input_id()
+                    type="text"
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-label=t("input")
+                    placeholder=t("input")
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" {
+                            ev.prevent_default();
+                            let line = event_target_value(&ev);
+                            event_target::<web_sys::HtmlInputElement>(&ev).set_value("");
+                            runner.send_line(&line);
+                        } else if ev.ctrl_key() && ev.key().eq_ignore_ascii_case("d") {
+                            ev.prevent_default();
+                            runner.send_eof();
+                        }
+                    }
+                />
+            }
+        })
+    };
     // A labelled group, not a live region: a screen reader announces the
     // run's status line (its end), not every chunk a stream brings.
     view! {
         <div class="snipbox-output" role="group" aria-label=t("output")>
             {shown}
+            {input}
             <div class="snipbox-more" id=runner.more_id()></div>
             <pre class="snipbox-stderr">{runner.stderr}</pre>
         </div>

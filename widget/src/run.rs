@@ -20,6 +20,7 @@ use web_sys::{
     TextDecoder,
 };
 
+use crate::converse::{Conversation, Heard, socket_url};
 use crate::i18n::{fill, page_string, t, tf};
 use crate::json::{Answer, Job, chunk_text, get, parse_response, request_body};
 use crate::render;
@@ -33,6 +34,8 @@ pub struct Runner {
     pub stderr: RwSignal<String>,
     pub status: RwSignal<String>,
     pub running: RwSignal<bool>,
+    /// Whether an interactive run's program reads what the reader types.
+    pub input_open: RwSignal<bool>,
     /// Whether standard output is to be shown as a table when it is one
     /// (set by the output pane), and whether it is.
     pub tables: RwSignal<bool>,
@@ -42,6 +45,10 @@ pub struct Runner {
     /// cost the wasm a copy of Leptos's code for it).
     more: u32,
     abort: StoredValue<Option<AbortController>, LocalStorage>,
+    /// An interactive run's socket.
+    conversation: StoredValue<Option<Conversation>, LocalStorage>,
+    /// The elapsed time on the status line, while a run is in flight.
+    ticker: StoredValue<Option<IntervalHandle>, LocalStorage>,
     /// The output shown before any run (baked into the page), shown again
     /// when the server cannot be reached.
     kept: StoredValue<Option<Answer>, LocalStorage>,
@@ -57,10 +64,13 @@ impl Default for Runner {
             stderr: RwSignal::new(String::new()),
             status: RwSignal::new(String::new()),
             running: RwSignal::new(false),
+            input_open: RwSignal::new(false),
             tables: RwSignal::new(false),
             tabled: RwSignal::new(false),
             more: NEXT.fetch_add(1, Ordering::Relaxed),
             abort: StoredValue::new_local(None),
+            conversation: StoredValue::new_local(None),
+            ticker: StoredValue::new_local(None),
             kept: StoredValue::new_local(None),
             expected: StoredValue::new(None),
         }
@@ -87,7 +97,8 @@ impl Runner {
     }
 
     /// Sends the request to `server`, unless one is in flight already; a
-    /// request that could not be put together is shown as the failure.
+    /// request that could not be put together is shown as the failure. An
+    /// interactive one goes over a WebSocket where the server has one.
     pub fn run(self, server: &str, job: Result<Job, String>) {
         if self.running.get_untracked() {
             return;
@@ -105,20 +116,131 @@ impl Runner {
         self.abort.set_value(Some(controller));
         self.running.set(true);
         self.status.set(t("running"));
-        let ticker = self.tick();
+        self.ticker.set_value(self.tick().ok());
         let url = format!("{}/v1/exec", server.trim_end_matches('/'));
+        if job.interactive
+            && let Some(socket) = socket_url(server)
+            && self.converse(&socket, &url, &job, &signal)
+        {
+            return;
+        }
+        self.post(url, job, signal);
+    }
+
+    /// Posts the run and shows its answer.
+    fn post(self, url: String, job: Job, signal: AbortSignal) {
         spawn_local(async move {
             let status = match self.exchange(&url, &job, &signal).await {
                 Ok(status) => status,
                 Err(_) if signal.aborted() => t("stopped"),
                 Err(e) => self.unreachable(&e),
             };
-            if let Ok(ticker) = ticker {
-                ticker.clear();
+            self.finish(status);
+        });
+    }
+
+    /// The run is over: the status line says how.
+    fn finish(self, status: String) {
+        if let Some(Some(ticker)) = self.ticker.try_update_value(Option::take) {
+            ticker.clear();
+        }
+        self.status.set(status);
+        self.abort.set_value(None);
+        self.input_open.set(false);
+        self.running.set(false);
+        // Dropped once the socket's handler that may be calling this has
+        // returned.
+        if let Some(Some(c)) = self.conversation.try_update_value(Option::take) {
+            spawn_local(async move { drop(c) });
+        }
+    }
+
+    /// Runs `job` over a WebSocket at `socket`; false when none could be
+    /// opened. A server that refuses the handshake (no `/v1/ws`) gets the
+    /// run as a plain POST to `post_url` instead.
+    fn converse(self, socket: &str, post_url: &str, job: &Job, signal: &AbortSignal) -> bool {
+        let (post_url, fallback, signal) = (post_url.to_string(), job.clone(), signal.clone());
+        let conversation =
+            Conversation::open(socket, request_body(job), move |heard| match heard {
+                Heard::Started => {
+                    self.input_open.set(true);
+                    self.focus_input();
+                }
+                Heard::Stdout(text) => self.stdout.update(|o| o.push_str(&text)),
+                Heard::Stderr(text) => self.stderr.update(|e| e.push_str(&text)),
+                Heard::InputClosed => self.input_open.set(false),
+                Heard::Refused(why) => self.stderr.update(|e| e.push_str(&format!("✗ {why}\n"))),
+                Heard::End(body) => {
+                    let status = match parse_response(&body) {
+                        Some(answer) => self.ended(&answer),
+                        None => t("stream_cut"),
+                    };
+                    self.finish(status);
+                }
+                Heard::Closed { opened: false } if !signal.aborted() => {
+                    self.conversation.set_value(None);
+                    self.post(post_url.clone(), fallback.clone(), signal.clone());
+                }
+                Heard::Closed { .. } if signal.aborted() => self.finish(t("stopped")),
+                Heard::Closed { .. } => self.finish(t("stream_cut")),
+            });
+        let opened = conversation.is_some();
+        self.conversation.set_value(conversation);
+        opened
+    }
+
+    /// The status line of an interactive run's answer. What the program
+    /// printed stays as it came, with the reader's lines among it, as a
+    /// terminal shows it; its standard error, files and table are the
+    /// answer's.
+    fn ended(self, answer: &Answer) -> String {
+        let transcript = self.stdout.get_untracked();
+        self.show(Some(answer));
+        if answer.exec.error.is_none() {
+            self.stdout.set(transcript);
+        }
+        describe(200, None, answer)
+    }
+
+    /// Sends what the reader typed to the program, and shows it as a
+    /// terminal would.
+    pub fn send_line(self, line: &str) {
+        self.conversation.with_value(|c| {
+            if let Some(c) = c {
+                c.line(line);
+                self.stdout.update(|o| {
+                    o.push_str(line);
+                    o.push('\n');
+                });
             }
-            self.status.set(status);
-            self.abort.set_value(None);
-            self.running.set(false);
+        });
+    }
+
+    /// Ends the program's input.
+    pub fn send_eof(self) {
+        self.conversation.with_value(|c| {
+            if let Some(c) = c {
+                c.eof();
+            }
+        });
+        self.input_open.set(false);
+    }
+
+    /// The id of the input line of an interactive run.
+    pub fn input_id(self) -> String {
+        format!("snipbox-stdin-{}", self.more)
+    }
+
+    /// Puts the keyboard on the input line once it is drawn.
+    fn focus_input(self) {
+        request_animation_frame(move || {
+            let input = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id(&self.input_id()))
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(input) = input {
+                let _ = input.focus();
+            }
         });
     }
 
@@ -149,12 +271,17 @@ impl Runner {
     }
 
     /// Aborts the request in flight, if any: a streaming server ends the
-    /// run when its stream is closed.
+    /// run when its stream is closed, an interactive one when told stop.
     pub fn stop(self) {
-        // (Also called as a snippet is taken down, when the value may be gone.)
+        // (Also called as a snippet is taken down, when the values may be gone.)
         if let Some(Some(c)) = self.abort.try_get_value() {
             c.abort();
         }
+        let _ = self.conversation.try_with_value(|c| {
+            if let Some(c) = c {
+                c.stop();
+            }
+        });
     }
 
     /// The id of the element the answer's table and files are drawn in.

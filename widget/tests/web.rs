@@ -212,6 +212,7 @@ fn the_request_body_is_what_the_server_reads() {
             ("data.csv".into(), "later".into()),
         ],
         stdin: Some("in".into()),
+        interactive: false,
     };
     // Parsed by the server's own types.
     let req: ExecRequest = serde_json::from_str(&request_body(&job)).unwrap();

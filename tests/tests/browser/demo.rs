@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use snipbox_tests::Server;
-use snipbox_tests::browser::{Fixture, click, text_until};
+use snipbox_tests::browser::{Fixture, answer, click, text_until};
 
 /// What an example prints when run.
 enum Shows {
@@ -17,6 +17,9 @@ enum Shows {
     Svg(&'static str, usize),
     /// A table: these header and data cells, row by row.
     Table(&'static [&'static [&'static str]]),
+    /// An interactive run: each prompt answered with its line, then this
+    /// standard output, the lines typed among it as a terminal shows them.
+    Conversation(&'static [(&'static str, &'static str)], &'static str),
 }
 
 /// One example of the demo page: the id of its block, the element that
@@ -101,6 +104,14 @@ const EXAMPLES: &[Example] = &[
             &["Kindred", "1979", "264"],
             &["The Dispossessed", "1974", "387"],
         ]),
+    },
+    Example {
+        id: "py-ask",
+        tag: "snip-box",
+        shows: Shows::Conversation(
+            &[("Your name? ", "Ada"), ("Pages a day, Ada? ", "30")],
+            "Your name? Ada\nPages a day, Ada? 30\nAda, that is 10950 pages a year.",
+        ),
     },
     Example {
         id: "js-stdin",
@@ -194,6 +205,11 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
     for example in EXAMPLES {
         let id = example.id;
         click(client, &format!("#{id} .snipbox-run")).await;
+        if let Shows::Conversation(turns, _) = example.shows {
+            for (prompt, line) in turns {
+                answer(client, &format!("#{id}"), prompt, line).await;
+            }
+        }
         let status = text_until(client, &format!("#{id} .snipbox-status"), |t| {
             t.starts_with('✓') || t.starts_with('✗')
         })
@@ -207,7 +223,7 @@ async fn every_demo_example_runs_and_shows_its_own_html() {
             .unwrap();
         assert!(status.starts_with('✓'), "#{id}: {status}: {stderr}");
         match example.shows {
-            Shows::Text(want) => {
+            Shows::Text(want) | Shows::Conversation(_, want) => {
                 let stdout =
                     text_until(client, &format!("#{id} .snipbox-stdout"), |t| t == want).await;
                 assert_eq!(stdout, want, "#{id}");

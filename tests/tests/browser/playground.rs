@@ -358,3 +358,39 @@ async fn a_fresh_browser_opens_on_python_or_the_sandbox_its_address_names() {
     assert_eq!(code_of(&page.client, ".pg-sandbox").await, "python");
     page.close().await;
 }
+
+#[tokio::test]
+async fn an_interactive_program_takes_the_readers_answers() {
+    let page = open(&shared().url("/")).await;
+    let client = &page.client;
+    pick(client, "python").await;
+    type_into(
+        client,
+        EDITOR,
+        "name = input('Name? ')\nprint(f'Hello, {name}!')\nage = input('Age? ')\nprint(f'{name} is {age}')",
+    )
+    .await;
+    click(client, ".pg-interactive").await;
+    assert_eq!(
+        count(client, ".pg-stdin-label:not([hidden])").await,
+        0,
+        "no fixed stdin"
+    );
+    click(client, ".pg-output .snipbox-run").await;
+    browser::answer(client, ".pg-output", "Name? ", "Ada").await;
+    browser::answer(client, ".pg-output", "Hello, Ada!\nAge? ", "36").await;
+    let status = text_until(client, ".pg-output .snipbox-status", |t| {
+        t.starts_with('✓') || t.starts_with('✗')
+    })
+    .await;
+    assert!(status.starts_with('✓'), "{status}");
+    assert_eq!(
+        stdout(client).await,
+        "Name? Ada\nHello, Ada!\nAge? 36\nAda is 36"
+    );
+    // Embed carries it.
+    click(client, ".pg-embed").await;
+    let html = text_until(client, ".pg-shared-text", |t| t.contains("<snip-box")).await;
+    assert!(html.contains("stdin=\"interactive\""), "{html}");
+    page.close().await;
+}

@@ -610,3 +610,113 @@ async fn html_output_loads_nothing_from_elsewhere() {
     assert!(!asked, "the program's page fetched from {elsewhere}");
     page.close().await;
 }
+
+#[tokio::test]
+async fn an_interactive_snippet_takes_the_readers_lines_and_ctrl_d() {
+    let server = snipbox_tests::shared();
+    let page = Fixture::widget(
+        &server.base,
+        r#"<snip-box id="ask" sandbox="python" stdin="interactive">import sys
+print("Words? ", end="", flush=True)
+words = [line.strip() for line in sys.stdin]
+print(f"{len(words)} words, the longest {max(words, key=len)}")</snip-box>"#,
+    )
+    .await;
+    let client = &page.client;
+    text_until(client, "#ask .snipbox-run", |t| t == "Run").await;
+    click(client, "#ask .snipbox-run").await;
+    snipbox_tests::browser::answer(client, "#ask", "Words? ", "kindred").await;
+    snipbox_tests::browser::answer(client, "#ask", "kindred\n", "dispossessed").await;
+    // Labelled for screen readers, and focused when it came.
+    let label = page
+        .eval("const i = document.querySelector('#ask .snipbox-stdin'); return [i.getAttribute('aria-label'), document.activeElement === i]")
+        .await;
+    assert_eq!(
+        label,
+        serde_json::json!(["Input: Enter sends a line, Ctrl+D ends the input", true])
+    );
+    let input = client
+        .find(Locator::Css("#ask .snipbox-stdin"))
+        .await
+        .unwrap();
+    input
+        .send_keys(&format!("{}d{}", Key::Control, Key::Null))
+        .await
+        .unwrap();
+    let status = text_until(client, "#ask .snipbox-status", |t| {
+        t.starts_with('✓') || t.starts_with('✗')
+    })
+    .await;
+    assert!(status.starts_with('✓'), "{status}");
+    let out = text_of(client, "#ask .snipbox-stdout").await;
+    assert_eq!(
+        out,
+        "Words? kindred\ndispossessed\n2 words, the longest dispossessed"
+    );
+    assert_eq!(
+        count(client, "#ask .snipbox-stdin").await,
+        0,
+        "no input line after the run"
+    );
+    page.close().await;
+}
+
+#[tokio::test]
+async fn a_server_without_interactive_runs_runs_an_interactive_snippet_plainly() {
+    // HAProxy in front of the server, answering the WebSocket path with a
+    // 404, as a server without interactive runs (codapi) does.
+    let server = snipbox_tests::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("haproxy.log");
+    let config = dir.path().join("haproxy.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "global\n  log stderr format raw local0\ndefaults\n  mode http\n  log global\n  option httplog\n  \
+             timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
+             frontend plain\n  bind 127.0.0.1:{port}\n  \
+             http-request return status 404 content-type application/json string '{{\"error\":\"not_found\"}}' if {{ path /v1/ws }}\n  \
+             default_backend server\n\
+             backend server\n  server s1 {}\n",
+            server.base.trim_start_matches("http://")
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new("haproxy");
+    cmd.args(["-db", "-f"])
+        .arg(&config)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
+    snipbox_tests::end_with_parent(&mut cmd);
+    let _haproxy = snipbox_tests::browser::Process(cmd.spawn().expect("haproxy starts"));
+    assert!(snipbox_tests::eventually(Duration::from_secs(10), || {
+        snipbox_tests::browser::listening(port)
+    }));
+    let page = Fixture::widget(
+        &format!("http://127.0.0.1:{port}"),
+        r#"<snip-box id="ask" sandbox="python" stdin="interactive">import sys
+print(len(sys.stdin.read()), "bytes of input")</snip-box>"#,
+    )
+    .await;
+    let client = &page.client;
+    text_until(client, "#ask .snipbox-run", |t| t == "Run").await;
+    click(client, "#ask .snipbox-run").await;
+    let status = text_until(client, "#ask .snipbox-status", |t| {
+        t.starts_with('✓') || t.starts_with('✗')
+    })
+    .await;
+    assert!(status.starts_with('✓'), "{status}");
+    assert_eq!(
+        text_of(client, "#ask .snipbox-stdout").await,
+        "0 bytes of input"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("GET /v1/ws") && l.contains(" 404 ")),
+        "the widget asked for /v1/ws first: {logged}"
+    );
+    page.close().await;
+}
