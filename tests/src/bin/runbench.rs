@@ -11,6 +11,9 @@
 //! 4. Streaming: time to the first output of a program that prints, then
 //!    sleeps, streamed against plain; and how soon a closed stream's
 //!    container is gone.
+//! 5. Interactive runs (`/v1/ws`): the time from a line sent to a warm
+//!    Python echo loop to its reply arriving back, against a plain warm
+//!    run.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -338,14 +341,100 @@ async fn streaming() {
     );
 }
 
+/// The time from each of `lines` lines sent to an interactive Python echo
+/// loop on `server` to the line coming back, one line every `PACE / 3`.
+async fn echo_round_trips(server: &Server, lines: usize) -> Result<Cell, String> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = server.url("/v1/ws").replacen("http", "ws", 1);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let code = "import sys\nfor line in sys.stdin:\n    print(line, end='', flush=True)";
+    let first = serde_json::to_string(&request("python", code)).unwrap();
+    socket
+        .send(Message::text(first))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut cell = Cell::default();
+    for i in 0..lines {
+        tokio::time::sleep(PACE / 3).await;
+        let line = format!("line {i}\n");
+        let sent = Instant::now();
+        let message = serde_json::json!({ "stdin": line }).to_string();
+        socket
+            .send(Message::text(message))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut echoed = String::new();
+        while echoed != line {
+            let Some(Ok(Message::Text(text))) = socket.next().await else {
+                return Err(format!("the socket ended before {line:?}"));
+            };
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            match v["event"].as_str() {
+                Some("stdout") => echoed += v["data"]["text"].as_str().unwrap_or_default(),
+                Some("end") => return Err(format!("the run ended: {}", v["data"])),
+                _ => {}
+            }
+        }
+        cell.latencies.push(sent.elapsed());
+    }
+    let _ = socket.send(Message::text(r#"{"stop": true}"#)).await;
+    Ok(cell)
+}
+
+async fn interactive() {
+    let server = Server::start(&[]);
+    server.wait_warm("python").await;
+    let plain = paced(20, PACE, || async {
+        run(&server.base, "python", "print(1)").await.map(drop)
+    })
+    .await;
+    // The first conversation warms the path; the second is measured.
+    let _ = echo_round_trips(&server, 5).await;
+    let echo = match echo_round_trips(&server, 100).await {
+        Ok(cell) => cell,
+        Err(e) => {
+            println!("interactive: {e}");
+            return;
+        }
+    };
+    println!();
+    println!("An interactive Python echo loop over /v1/ws, warm, a line every 100 ms (ms):");
+    println!();
+    println!("| what | p50 | p99 | max |");
+    println!("| --- | ---: | ---: | ---: |");
+    println!(
+        "| a line sent to its reply back | {:.1} | {:.1} | {:.1} |",
+        echo.pct(0.5),
+        echo.pct(0.99),
+        echo.pct(1.0)
+    );
+    println!(
+        "| baseline: a plain warm run of print(1) | {:.1} | {:.1} | {:.1} |",
+        plain.pct(0.5),
+        plain.pct(0.99),
+        plain.pct(1.0)
+    );
+    println!();
+    println!(
+        "line to reply p50: {:.1} ms (target at most 20 ms)",
+        echo.pct(0.5)
+    );
+}
+
 /// `runbench [PART…]`: every part, or only the named ones (streaming,
-/// runtimes, plots, bursts).
+/// interactive, runtimes, plots, bursts).
 #[tokio::main]
 async fn main() {
     let parts: Vec<String> = std::env::args().skip(1).collect();
     let wanted = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
     if wanted("streaming") {
         streaming().await;
+    }
+    if wanted("interactive") {
+        interactive().await;
     }
     if wanted("runtimes") {
         runtimes().await;
