@@ -37,6 +37,15 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
+/// The agent this workspace builds for this machine (`make images` does),
+/// wherever the target folder is.
+pub fn agent_binary() -> PathBuf {
+    target_dir().join(format!(
+        "{}-unknown-linux-musl/release/snipbox-agent",
+        std::env::consts::ARCH
+    ))
+}
+
 /// Where tests keep what is slow to make and always rebuildable (a test
 /// engine's images and build layers) across checkouts, as the machine's
 /// engine keeps its image cache: `SNIPBOX_TEST_CACHE`, or
@@ -249,6 +258,8 @@ impl Server {
             .env("SNIPBOX_INSTANCE", &instance)
             .env("SNIPBOX_SANDBOXES", test_sandboxes())
             .env("SNIPBOX_STATIC", root().join("static"))
+            // The agent package images are built with: this workspace's.
+            .env("SNIPBOX_AGENT", agent_binary())
             .env("RUST_LOG", "info,snipbox=debug")
             // Tests send many runs from one address; those about the rate
             // limit turn it back on.

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use snipbox_tests::{Guard, root, server_binary, target_dir};
+use snipbox_tests::{Guard, root, server_binary};
 
 use super::{docker, server_image, socket_gid};
 
@@ -108,7 +108,7 @@ impl Drop for Sandboxes {
 
 /// The static agent `make images` builds.
 fn agent() -> PathBuf {
-    let path = target_dir().join("x86_64-unknown-linux-musl/release/snipbox-agent");
+    let path = snipbox_tests::agent_binary();
     assert!(
         path.exists(),
         "{} is missing: `make images` builds it",
