@@ -61,7 +61,7 @@ test-e2e-guard: bins
 # a time, as two beside those kernels push runs on 2 cores past their time
 # limits.
 test-e2e-gvisor: bins
-	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- --test-threads=1 sandboxes hostile exploits kernel users endings files stream
+	SNIPBOX_POOL=1 SNIPBOX_RUNTIME=runsc $(CARGO) test -p snipbox-tests --test e2e -- --test-threads=1 sandboxes hostile exploits kernel users endings files stream interactive
 
 # The suites above, ROUNDS times (default 3), while a second server with
 # warm pools serves a steady stream of runs beside them (BUSY_CONCURRENCY,

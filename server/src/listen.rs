@@ -94,10 +94,12 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let tcp = Progress::new(tcp, limits.write_timeout);
+        let held = Held(Arc::new((slot, client_slot)));
         let service = router
             .clone()
             .map_request(move |mut req: Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                req.extensions_mut().insert(held.clone());
                 req
             });
         let conn = http
@@ -113,7 +115,6 @@ pub async fn serve(
                     let _ = conn.await;
                 }
             }
-            drop((slot, client_slot));
         });
     }
     drop(listener);
@@ -121,6 +122,12 @@ pub async fn serve(
     connections.close();
     connections.wait().await;
 }
+
+/// A connection's place under the caps (`--max-connections`, per client),
+/// given back when the last holder drops it: the connection, and a request
+/// that takes it over (a WebSocket) for as long as that lives.
+#[derive(Clone)]
+pub struct Held(#[allow(dead_code)] Arc<dyn std::any::Any + Send + Sync>);
 
 /// Open connections by client address.
 #[derive(Default)]

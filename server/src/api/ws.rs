@@ -28,6 +28,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 use super::stream::Events;
 use super::{ApiError, AppState};
 use crate::exec::Stdin;
+use crate::listen::Held;
 use crate::metrics::ReasonLabels;
 
 /// Room for the JSON around a request as large as the body limit allows.
@@ -64,6 +65,9 @@ pub(super) async fn ws(
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
+    // The connection's place under the connection caps, held as long as
+    // the socket lives.
+    let held = extensions.get::<Held>().cloned();
     let limit = state.body.max + MESSAGE_SLACK;
     upgrade
         .max_message_size(limit)
@@ -73,6 +77,7 @@ pub(super) async fn ws(
             if let Err(e) = session(&state, peer, headers, &mut socket).await {
                 refuse(&state, &mut socket, e).await;
             }
+            drop(held);
         })
 }
 

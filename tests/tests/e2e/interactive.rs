@@ -403,3 +403,31 @@ async fn refusals_of_the_first_message_have_the_kinds_of_post() {
     let mut bad = Run::open(shared(), None, json!({ "sandbox": "python" })).await;
     assert_eq!(bad.end().await["error"], "bad_request");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_websocket_keeps_its_connections_place_under_the_per_client_cap() {
+    let (server, _dir) = python_with(&[], &[("SNIPBOX_MAX_CONNECTIONS_PER_CLIENT", "2")]);
+    // Two interactive runs waiting for input hold both places.
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let mut run = Run::start(&server, "python", "print('ready', flush=True)\ninput()").await;
+        run.until_stdout("ready\n").await;
+        runs.push(run);
+    }
+    let url = server.url("/v1/sandboxes");
+    assert!(
+        snipbox_tests::client().get(&url).send().await.is_err(),
+        "a third connection from the address was served while two sockets were open"
+    );
+    drop(runs);
+    let served = async {
+        for _ in 0..100 {
+            if snipbox_tests::client().get(&url).send().await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    assert!(served.await, "the places came back once the sockets closed");
+}
