@@ -78,3 +78,23 @@ async fn a_german_page_gets_german_words_an_unknown_language_english_and_the_pag
     );
     fr.close().await;
 }
+
+#[tokio::test]
+async fn why_a_run_ended_is_said_in_the_pages_language_with_its_signal() {
+    let server = snipbox_tests::shared();
+    let base = &server.base;
+    let body = r#"<snip-box id="seg" sandbox="python">import os, signal
+os.kill(os.getpid(), signal.SIGSEGV)</snip-box>"#;
+    for (lang, want) in [
+        ("de", "✗ durch das Signal SIGSEGV beendet"),
+        ("en", "✗ killed by SIGSEGV (segmentation fault)"),
+    ] {
+        let (page, _site) = open(base, base, lang, body).await;
+        text_until(&page.client, "#seg .snipbox-run", |t| !t.is_empty()).await;
+        page.eval("document.querySelector('#seg .snipbox-run').click()")
+            .await;
+        let status = text_until(&page.client, "#seg .snipbox-status", |t| t.starts_with('✗')).await;
+        assert_eq!(status, want, "{lang}");
+        page.close().await;
+    }
+}
