@@ -55,8 +55,9 @@ rustup target list --installed | grep -qx "$target" || { echo "adding the Rust t
 
 # The tests also drive a socket proxy (haproxy), deploy the compose files
 # (Compose v2, below), give a Docker engine of their own a bridge (ip),
-# drive a headless browser (chromium, chromedriver), and build for ARM64,
-# running its agent under emulation (qemu-user, and the target below).
+# drive a headless browser (chromium, chromedriver), build for ARM64,
+# running its agent under emulation (qemu-user, and the target below), and
+# boot a cgroup v2 guest (qemu-system-x86, scripts/guest.sh).
 if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
@@ -64,6 +65,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+  command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
   arm=aarch64-unknown-linux-musl
   rustup target list --installed | grep -qx "$arm" || { echo "adding the Rust target $arm"; rustup target add "$arm"; }
