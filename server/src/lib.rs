@@ -170,12 +170,23 @@ fn log_runtimes(catalog: &Catalog, listen: std::net::SocketAddr) {
     }
 }
 
+/// Leaves out (and says so) the sandboxes whose images cannot be built for
+/// this machine's architecture (a sandbox's `architectures`): the server
+/// runs beside the engine it drives.
+fn leave_out_other_architectures(catalog: &mut Catalog) {
+    let arch = std::env::consts::ARCH;
+    for name in catalog.keep_architecture(arch) {
+        tracing::info!(sandbox = %name, %arch, "left out: its image is not made for this machine's architecture");
+    }
+}
+
 /// The sandboxes, with the operator's overrides of their files.
 fn catalog(config: &Config) -> anyhow::Result<Catalog> {
     let mut catalog = Catalog::load(&config.sandboxes)?;
     catalog
         .keep_only(&config.sandboxes_only)
         .map_err(|e| anyhow::anyhow!("SNIPBOX_SANDBOXES_ONLY: {e}"))?;
+    leave_out_other_architectures(&mut catalog);
     if let Some(size) = config.pool {
         catalog.set_pool(size);
     }
@@ -328,6 +339,7 @@ pub async fn images(config: &Config, args: &ImagesArgs) -> anyhow::Result<bool> 
     chosen
         .keep_only(&args.only)
         .map_err(|e| anyhow::anyhow!("--only: {e}"))?;
+    leave_out_other_architectures(&mut chosen);
     // What a chosen sandbox extends is built first, chosen or not.
     let mut sandboxes: Vec<crate::sandbox::Sandbox> = Vec::new();
     for s in chosen.iter() {

@@ -173,7 +173,13 @@ struct SandboxFile {
     commands: BTreeMap<String, Command>,
     #[serde(default)]
     limits: toml::Table,
+    #[serde(default)]
+    architectures: Vec<String>,
 }
+
+/// The machine architectures (as Rust and `uname -m` name them) a sandbox
+/// may be limited to.
+pub const ARCHITECTURES: [&str; 2] = ["x86_64", "aarch64"];
 
 fn default_workdir() -> String {
     "/sandbox".into()
@@ -218,6 +224,9 @@ pub struct Sandbox {
     pub packages: Checked,
     /// Every package its image has: its parents' and its own.
     pub all_packages: Checked,
+    /// The machine architectures its image can be built for (its
+    /// Dockerfile installs software made for those only); empty: any.
+    pub architectures: Vec<String>,
     /// Where its image is: `REPOSITORY/NAME:latest`.
     repository: String,
 }
@@ -226,6 +235,11 @@ pub struct Sandbox {
 pub const DEFAULT_REPOSITORY: &str = "snipbox";
 
 impl Sandbox {
+    /// Whether its image can be built for machines of `arch`.
+    pub fn runs_on(&self, arch: &str) -> bool {
+        self.architectures.is_empty() || self.architectures.iter().any(|a| a == arch)
+    }
+
     /// The image `make images` builds for this sandbox.
     pub fn image(&self) -> String {
         format!("{}/{}:{DEFAULT_VERSION}", self.repository, self.name)
@@ -424,6 +438,20 @@ impl Catalog {
             self.aliases.retain(|_, name| kept.contains(name));
         }
         Ok(())
+    }
+
+    /// Leaves out the sandboxes whose images cannot be built for machines of
+    /// `arch` (see [`Sandbox::architectures`]); their names.
+    pub fn keep_architecture(&mut self, arch: &str) -> Vec<String> {
+        let left: Vec<String> = self
+            .sandboxes
+            .values()
+            .filter(|s| !s.runs_on(arch))
+            .map(|s| s.name.clone())
+            .collect();
+        self.sandboxes.retain(|name, _| !left.contains(name));
+        self.aliases.retain(|_, name| !left.contains(name));
+        left
     }
 
     /// Takes every sandbox's image from `repository` instead.
@@ -627,6 +655,16 @@ fn load_one(
     if !file.workdir.starts_with('/') || file.workdir.split('/').any(|s| s == "..") {
         return Err(invalid("field `workdir` must be an absolute path".into()));
     }
+    if let Some(bad) = file
+        .architectures
+        .iter()
+        .find(|a| !ARCHITECTURES.contains(&a.as_str()))
+    {
+        return Err(invalid(format!(
+            "field `architectures`: {bad:?} is not one of {}",
+            ARCHITECTURES.join(", ")
+        )));
+    }
     let packages = file.packages.check(&file.language).map_err(invalid)?;
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let dockerfile = dir.join("Dockerfile").is_file();
@@ -660,6 +698,7 @@ fn load_one(
         extends: file.extends,
         all_packages: packages.after(inherited),
         packages,
+        architectures: file.architectures,
         repository: DEFAULT_REPOSITORY.to_string(),
     })
 }
@@ -671,6 +710,40 @@ mod tests {
 
     const DEFAULTS: &str = "timeout_ms = 5000\nmemory_mb = 128\ncpus = 1.0\npids = 64\noutput_bytes = 100\ntmpfs_mb = 16\nnofile = 64\npool = 2\npool_min = 1\noom_score_adj = 1000\noutput_files = 10\noutput_file_bytes = 1048576\noutput_total_bytes = 2097152\nprepare_timeout_ms = 20000\ninteractive_timeout_ms = 60000\ninteractive_stdin_bytes = 65536\nruntime = \"\"\n";
     const PY: &str = "title = \"P\"\nlanguage = \"python\"\n[commands.run]\nentry = \"main.py\"\nsteps = [[\"python3\", \"main.py\"]]\n";
+
+    #[test]
+    fn sandboxes_limited_to_an_architecture_are_left_out_elsewhere() {
+        let x86 = format!("architectures = [\"x86_64\"]\n{PY}");
+        let dir = folder(&[
+            ("defaults.toml", DEFAULTS),
+            ("py/sandbox.toml", PY),
+            (
+                "old/sandbox.toml",
+                &format!("aliases = [\"legacy\"]\n{x86}"),
+            ),
+            ("child/sandbox.toml", "extends = \"old\"\n"),
+        ]);
+        let catalog = Catalog::load(&[dir.path()]).unwrap();
+        let mut arm = catalog.clone();
+        assert_eq!(arm.keep_architecture("aarch64"), ["child", "old"]);
+        assert!(arm.get("py").is_some() && arm.get("legacy").is_none());
+        let mut here = catalog.clone();
+        assert!(here.keep_architecture("x86_64").is_empty());
+        let bad = folder(&[
+            ("defaults.toml", DEFAULTS),
+            (
+                "py/sandbox.toml",
+                &format!("architectures = [\"arm\"]\n{PY}"),
+            ),
+        ]);
+        let e = Catalog::load(&[bad.path()]).unwrap_err().to_string();
+        assert!(e.contains("\"arm\" is not one of x86_64, aarch64"), "{e}");
+        // This repository's: crystal's compiler is packaged by Debian for
+        // amd64 only; every other sandbox's software exists for arm64.
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandboxes");
+        let mut repo = Catalog::load(&[&repo]).unwrap();
+        assert_eq!(repo.keep_architecture("aarch64"), ["crystal"]);
+    }
 
     #[test]
     fn the_repository_sandboxes_load() {

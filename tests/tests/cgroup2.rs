@@ -116,31 +116,40 @@ impl Guest {
         let (direct, guarded, guard) = (free_port(), free_port(), free_port());
         let console = dir.join("console.log");
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-accel", "tcg", "-m", "3072", "-smp", "2", "-nographic", "-no-reboot"])
-            .arg("-kernel")
-            .arg(image.join("vmlinuz"))
-            .arg("-initrd")
-            .arg(image.join("initrd.img"))
-            .args(["-append", "root=/dev/vda rw console=ttyS0 quiet"])
-            .arg("-drive")
-            .arg(format!("file={},if=virtio,format=qcow2", overlay.display()))
-            .arg("-virtfs")
-            .arg(format!(
-                "local,path={},mount_tag=host,security_model=none,id=host",
-                dir.display()
-            ))
-            .args([
-                "-netdev",
-                &format!(
-                    "user,id=net,hostfwd=tcp:127.0.0.1:{direct}-:8080,\
+        cmd.args([
+            "-accel",
+            "tcg",
+            "-m",
+            "3072",
+            "-smp",
+            "2",
+            "-nographic",
+            "-no-reboot",
+        ])
+        .arg("-kernel")
+        .arg(image.join("vmlinuz"))
+        .arg("-initrd")
+        .arg(image.join("initrd.img"))
+        .args(["-append", "root=/dev/vda rw console=ttyS0 quiet"])
+        .arg("-drive")
+        .arg(format!("file={},if=virtio,format=qcow2", overlay.display()))
+        .arg("-virtfs")
+        .arg(format!(
+            "local,path={},mount_tag=host,security_model=none,id=host",
+            dir.display()
+        ))
+        .args([
+            "-netdev",
+            &format!(
+                "user,id=net,hostfwd=tcp:127.0.0.1:{direct}-:8080,\
                      hostfwd=tcp:127.0.0.1:{guarded}-:8081,hostfwd=tcp:127.0.0.1:{guard}-:2375"
-                ),
-                "-device",
-                "virtio-net-pci,netdev=net",
-            ])
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&console).unwrap())
-            .stderr(Stdio::inherit());
+            ),
+            "-device",
+            "virtio-net-pci,netdev=net",
+        ])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&console).unwrap())
+        .stderr(Stdio::inherit());
         end_with_parent(&mut cmd);
         Guest {
             qemu: cmd.spawn().expect("qemu-system-x86_64 starts"),
@@ -195,10 +204,16 @@ impl Guest {
                 return;
             }
             if let Ok(Some(status)) = self.qemu.try_wait() {
-                panic!("the guest stopped ({status}) before its server was up\n{}", self.logs());
+                panic!(
+                    "the guest stopped ({status}) before its server was up\n{}",
+                    self.logs()
+                );
             }
             if started.elapsed() > within {
-                panic!("the guest's server was not up within {within:?}\n{}", self.logs());
+                panic!(
+                    "the guest's server was not up within {within:?}\n{}",
+                    self.logs()
+                );
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -231,7 +246,9 @@ impl Steps {
 /// `end` (sending `line` once `prompt` was printed, if given).
 async fn interactive(guest: &Guest, code: &str, reply: Option<(&str, &str)>) -> Vec<Value> {
     let url = format!("ws://127.0.0.1:{}/v1/ws", guest.direct);
-    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
     let first = serde_json::to_string(&request("bash", code)).unwrap();
     socket.send(Message::text(first)).await.unwrap();
     let mut events = Vec::new();
@@ -266,7 +283,10 @@ async fn a_cgroup_v2_host_with_docker_26_runs_contains_and_guards() {
     let mut guest = Guest::boot();
     guest.healthy(guest.direct, Duration::from_secs(900)).await;
     guest.healthy(guest.guarded, Duration::from_secs(300)).await;
-    let t = steps.done("boot, load the base image, build the bash image, start the servers", t);
+    let t = steps.done(
+        "boot, load the base image, build the bash image, start the servers",
+        t,
+    );
     let said = guest.said();
     println!("the guest: {}", said.join("; "));
     assert!(
@@ -275,13 +295,26 @@ async fn a_cgroup_v2_host_with_docker_26_runs_contains_and_guards() {
     );
 
     // A run, warm (the pool's container started while the server came up).
-    let r = guest.exec(guest.direct, "echo \"hello from $(uname -r)\"").await;
-    assert!(r.ok && r.stdout.starts_with("hello from 6."), "{r:?}\n{}", guest.logs());
+    let r = guest
+        .exec(guest.direct, "echo \"hello from $(uname -r)\"")
+        .await;
+    assert!(
+        r.ok && r.stdout.starts_with("hello from 6."),
+        "{r:?}\n{}",
+        guest.logs()
+    );
     let t = steps.done("a run", t);
 
     // The endings and their reasons.
-    let r = guest.exec(guest.direct, "head -c 400M /dev/zero | tail").await;
-    assert_eq!(r.reason.as_deref(), Some("memory"), "{r:?}\n{}", guest.logs());
+    let r = guest
+        .exec(guest.direct, "head -c 400M /dev/zero | tail")
+        .await;
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("memory"),
+        "{r:?}\n{}",
+        guest.logs()
+    );
     // dash (sh) gives up on the first fork the pids limit refuses.
     let r = guest
         .exec(
@@ -300,7 +333,10 @@ async fn a_cgroup_v2_host_with_docker_26_runs_contains_and_guards() {
     let r = guest
         .exec(guest.direct, "unshare --user true 2>&1; echo \"exit $?\"")
         .await;
-    assert!(!r.stdout.ends_with("exit 0\n"), "a user namespace was made: {r:?}");
+    assert!(
+        !r.stdout.ends_with("exit 0\n"),
+        "a user namespace was made: {r:?}"
+    );
     let first = guest.exec(guest.direct, "id -u").await.stdout;
     let second = guest.exec(guest.direct, "id -u").await.stdout;
     assert_ne!(first, second, "two runs, one UID");
@@ -320,7 +356,10 @@ async fn a_cgroup_v2_host_with_docker_26_runs_contains_and_guards() {
     let end = &events.last().unwrap()["data"];
     assert_eq!(end["reason"], "timeout", "{end}");
     assert!(
-        end["reason_text"].as_str().unwrap_or_default().contains("CPU time"),
+        end["reason_text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CPU time"),
         "{end}"
     );
     let t = steps.done("interactive: a reply, a busy loop's CPU time", t);
@@ -334,8 +373,16 @@ async fn a_cgroup_v2_host_with_docker_26_runs_contains_and_guards() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 403, "{}", resp.text().await.unwrap());
-    steps.done("the guard: a run through it, a privileged create refused", t);
+    assert_eq!(
+        resp.status().as_u16(),
+        403,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    steps.done(
+        "the guard: a run through it, a privileged create refused",
+        t,
+    );
 
     println!();
     println!("| step in the guest (QEMU TCG, Debian 13, Docker 26, cgroup v2) | seconds |");
