@@ -689,14 +689,24 @@ pub fn gvisor() -> bool {
 
 /// The host process of a container (its init, or gVisor's sandbox).
 pub fn host_pid(container: &str) -> u32 {
-    let out = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Pid}}", container])
-        .output()
-        .expect("the docker CLI runs");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("no host process for {container}"))
+    // A loaded engine may fail a call now and then: three tries, and the
+    // engine's own words if all fail.
+    let mut said = String::new();
+    for _ in 0..3 {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Pid}}", container])
+            .output()
+            .expect("the docker CLI runs");
+        if let Ok(pid) = String::from_utf8_lossy(&out.stdout).trim().parse() {
+            return pid;
+        }
+        said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!(
+        "no host process for {container}: docker inspect said {said:?} (load average {})",
+        load_average()
+    )
 }
 
 /// CPU time a container has used, in ns, as the host's cgroup counts it

@@ -48,6 +48,7 @@ fn images(folders: &str, only: &str) -> (bool, String) {
         .current_dir(root())
         .args(["images", "--only", only])
         .env("SNIPBOX_SANDBOXES", folders)
+        .env("SNIPBOX_AGENT", snipbox_tests::agent_binary())
         .env_remove("DOCKER_HOST")
         .output()
         .expect("snipbox images runs");
