@@ -3,8 +3,9 @@
 //! instances, the python sandbox only, two run slots each) on the real
 //! engine, and Debian's HAProxy in front. The balancer spreads runs, holds
 //! a burst in its own queue, takes out a cell that dies, that has a broken
-//! engine or that is drained, streams output as it comes, and the cells
-//! see each client's own address.
+//! engine or that is drained, streams output as it comes, passes an
+//! interactive run's WebSocket, and the cells see each client's own
+//! address.
 
 use std::io::{Read, Write};
 use std::net::IpAddr;
@@ -434,6 +435,42 @@ async fn streamed_output_comes_through_the_balancer_as_it_is_written() {
         through < 0.2 || through < direct + 0.2,
         "through the balancer {through:.3} s late, from a cell {direct:.3} s"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interactive_run_goes_through_the_balancer() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let _alone = alone().await;
+    let cells = [cell(&[]), cell(&[])];
+    let lb = Balancer::start(&cells.iter().collect::<Vec<_>>(), 2, &[]);
+    let url = format!("{}/v1/ws", lb.base.replacen("http", "ws", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    let code = "print('name?', flush=True)\nprint('hi', input())";
+    let first = serde_json::to_string(&request("python", code)).unwrap();
+    socket.send(Message::text(first)).await.unwrap();
+    let mut end = None;
+    while let Some(Ok(message)) = tokio::time::timeout(Duration::from_secs(60), socket.next())
+        .await
+        .expect("a message within a minute")
+    {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if event["event"] == "stdout" && event["data"]["text"] == "name?\n" {
+            let line = serde_json::json!({ "stdin": "Ada\n" }).to_string();
+            socket.send(Message::text(line)).await.unwrap();
+        }
+        if event["event"] == "end" {
+            end = Some(event["data"].clone());
+            break;
+        }
+    }
+    let end = end.expect("the run's end came through the balancer");
+    assert_eq!(end["stdout"], "name?\nhi Ada\n", "{end}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
