@@ -11,6 +11,7 @@ use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOp
 use futures_util::{Stream, StreamExt};
 use snipbox_wire::agent::{self, Exit, Feed, FileAssembler, Frame, FrameDecoder, ReturnedFile};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::exec::Io;
 use tokio_util::task::TaskTracker;
@@ -205,6 +206,38 @@ impl Container {
         }
     }
 
+    /// The next frame from the agent, passing on to it what `feed` brings
+    /// meanwhile (an interactive run's input). A feed that ends (the client
+    /// went away) ends the program's input; one the agent no longer takes
+    /// is dropped.
+    async fn next_frame_fed(
+        &mut self,
+        feed: &mut Option<&mut UnboundedReceiver<Feed>>,
+    ) -> Result<Option<Frame>, EngineError> {
+        loop {
+            let Some(rx) = feed.as_deref_mut() else {
+                return self.next_frame().await;
+            };
+            tokio::select! {
+                frame = self.next_frame() => return frame,
+                input = rx.recv() => {
+                    let message = match input {
+                        Some(input) => input.encode(),
+                        None => {
+                            *feed = None;
+                            Feed::Eof.encode()
+                        }
+                    };
+                    if self.input.write_all(&message).await.is_err()
+                        || self.input.flush().await.is_err()
+                    {
+                        *feed = None;
+                    }
+                }
+            }
+        }
+    }
+
     /// Holds an idle container until `taken` says (`Some(true)`: taken;
     /// `Some(false)`: given up) or until it is unusable (`None`): an idle
     /// agent is silent, so any output or the end of the stream means it is
@@ -288,28 +321,7 @@ impl Container {
         let mut started = false;
         let protocol = |e: agent::ProtocolError| EngineError::Agent(e.to_string());
         loop {
-            let next = match feed.as_deref_mut() {
-                Some(rx) => tokio::select! {
-                    frame = self.next_frame() => frame?,
-                    input = rx.recv() => {
-                        let message = match input {
-                            Some(input) => input.encode(),
-                            // The client is gone: the program's input ends.
-                            None => {
-                                feed = None;
-                                Feed::Eof.encode()
-                            }
-                        };
-                        if self.input.write_all(&message).await.is_err()
-                            || self.input.flush().await.is_err()
-                        {
-                            feed = None;
-                        }
-                        continue;
-                    }
-                },
-                None => self.next_frame().await?,
-            };
+            let next = self.next_frame_fed(&mut feed).await?;
             let (buf, bytes, chunk): (_, _, fn(Vec<u8>) -> Chunk) = match next {
                 Some(Frame::Stdout(b)) => (&mut out.stdout, b, Chunk::Stdout),
                 Some(Frame::Stderr(b)) => (&mut out.stderr, b, Chunk::Stderr),
