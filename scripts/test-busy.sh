@@ -7,18 +7,19 @@
 #   ROUNDS   how many times each suite runs (default 3)
 #   SUITES   which of e2e, e2e-guard, e2e-gvisor, browser (default all)
 #   BUSY_CONCURRENCY, BUSY_PAUSE_MS, BUSY_HOGS   the load (see busy.rs)
-# Logs go to target/busy/; the summary is printed and kept there as
+# Logs go to target/busy/ (in CARGO_TARGET_DIR when set); the summary is printed and kept there as
 # summary.md. Exits non-zero when any suite failed in any round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
 suites=${SUITES:-e2e e2e-guard e2e-gvisor browser}
-logs=target/busy
+target=${CARGO_TARGET_DIR:-target}
+logs=$target/busy
 rm -rf "$logs"
 mkdir -p "$logs"
 
 ready="$logs/ready"
-BUSY_READY="$ready" ./target/debug/busy >"$logs/busy.log" 2>&1 &
+BUSY_READY="$ready" "$target/debug/busy" >"$logs/busy.log" 2>&1 &
 busy=$!
 trap 'kill -TERM $busy 2>/dev/null || true; wait $busy 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
