@@ -10,16 +10,17 @@
 //!    and containers started per second, runc against runsc.
 //! 4. Streaming: time to the first output of a program that prints, then
 //!    sleeps, streamed against plain; and how soon a closed stream's
-//!    container is gone.
+//!    container dies and is removed (the engine's events).
 //! 5. Interactive runs (`/v1/ws`): the time from a line sent to a warm
 //!    Python echo loop to its reply arriving back, against a plain warm
-//!    run.
+//!    run; and how soon a closed socket's container dies and is removed,
+//!    against a closed stream's.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use snipbox_tests::measure::{Cell, measure, paced};
-use snipbox_tests::{Server, SseReader, client, containers, request, token};
+use snipbox_tests::{Server, SseReader, client, containers, engine_event_at, request, token};
 use snipbox_wire::api::ExecResponse;
 
 const PACE: Duration = Duration::from_millis(300);
@@ -304,25 +305,7 @@ async fn streaming() {
         Err("no output event".to_string())
     })
     .await;
-    let mut gone = Cell::default();
-    for _ in 0..10 {
-        tokio::time::sleep(PACE).await;
-        let req = request(
-            "python",
-            "import time\nprint('up', flush=True)\ntime.sleep(30)",
-        );
-        let mut events = SseReader::new(server.post_stream(&req).await);
-        let start = events.next().await.expect("start");
-        let label = format!(
-            "snipbox.run={}",
-            token(start.json()["id"].as_str().unwrap())
-        );
-        while events.next().await.is_some_and(|e| e.event != "stdout") {}
-        let t = Instant::now();
-        drop(events);
-        while !containers(&label).is_empty() {}
-        gone.latencies.push(t.elapsed());
-    }
+    let left = left_runs(&server, Leave::Stream).await;
     println!();
     println!("A program that prints, then sleeps 1 s (ms, p50):");
     println!();
@@ -334,11 +317,96 @@ async fn streaming() {
     );
     println!("| plain JSON answer | {:.0} |", plain.pct(0.5));
     println!();
-    println!(
-        "a closed stream's container gone after: p50 {:.0} ms, max {:.0} ms (polling the engine)",
-        gone.pct(0.5),
-        gone.pct(1.0)
-    );
+    match left {
+        Ok((died, destroyed)) => println!(
+            "a closed stream's container, by the engine's events: died after p50 {:.0} ms (max {:.0}), \
+             removed after p50 {:.0} ms (max {:.0})",
+            died.pct(0.5),
+            died.pct(1.0),
+            destroyed.pct(0.5),
+            destroyed.pct(1.0)
+        ),
+        Err(e) => println!("a closed stream: {e}"),
+    }
+}
+
+/// How a client lets go of a run that is still going.
+#[derive(Clone, Copy)]
+enum Leave {
+    /// Closes its `/v1/ws` socket while the program waits for input.
+    Socket,
+    /// Closes its event stream (`POST /v1/exec`, SSE) while the program
+    /// sleeps.
+    Stream,
+}
+
+/// Ten runs on `server`, each let go of by its client (`leave`) once its
+/// program printed: the time from letting go to the engine's `die` of the
+/// container and to its `destroy`, by the engine's clock.
+async fn left_runs(server: &Server, leave: Leave) -> Result<(Cell, Cell), String> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut died, mut destroyed) = (Cell::default(), Cell::default());
+    for _ in 0..10 {
+        tokio::time::sleep(PACE).await;
+        // The run's id, and what its client holds: dropping it lets go.
+        let (id, held): (String, Box<dyn std::any::Any>) = match leave {
+            Leave::Socket => {
+                let url = server.url("/v1/ws").replacen("http", "ws", 1);
+                let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let code = "print('ready', flush=True)\ninput()";
+                let first = serde_json::to_string(&request("python", code)).unwrap();
+                socket
+                    .send(Message::text(first))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut id = String::new();
+                loop {
+                    let Some(Ok(Message::Text(text))) = socket.next().await else {
+                        return Err("the socket ended before the program printed".to_string());
+                    };
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    match v["event"].as_str() {
+                        Some("start") => id = v["data"]["id"].as_str().unwrap_or_default().into(),
+                        Some("stdout") => break,
+                        Some("end") => return Err(format!("the run ended: {}", v["data"])),
+                        _ => {}
+                    }
+                }
+                (id, Box::new(socket))
+            }
+            Leave::Stream => {
+                let code = "import time\nprint('up', flush=True)\ntime.sleep(30)";
+                let mut events = SseReader::new(server.post_stream(&request("python", code)).await);
+                let start = events.next().await.ok_or("no start event")?;
+                let id = start.json()["id"].as_str().unwrap_or_default().to_string();
+                while events.next().await.is_some_and(|e| e.event != "stdout") {}
+                (id, Box::new(events))
+            }
+        };
+        let label = format!("snipbox.run={}", token(&id));
+        let Some(container) = containers(&label).pop() else {
+            return Err(format!("no container for run {id}"));
+        };
+        let since = SystemTime::now();
+        drop(held);
+        let waited = Instant::now();
+        while !containers(&label).is_empty() {
+            if waited.elapsed() > Duration::from_secs(30) {
+                return Err(format!("run {id}'s container outlived its client by 30 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for (event, cell) in [("die", &mut died), ("destroy", &mut destroyed)] {
+            let at = engine_event_at(&container, event, since)
+                .ok_or_else(|| format!("no {event} event for run {id}'s container"))?;
+            cell.latencies
+                .push(at.duration_since(since).unwrap_or_default());
+        }
+    }
+    Ok((died, destroyed))
 }
 
 /// The time from each of `lines` lines sent to an interactive Python echo
@@ -421,6 +489,49 @@ async fn interactive() {
     println!(
         "line to reply p50: {:.1} ms (target at most 20 ms)",
         echo.pct(0.5)
+    );
+
+    closed_mid_run(&server).await;
+}
+
+/// A reader who closes the page mid-run: how soon the container dies and
+/// is removed, against a closed event stream's.
+async fn closed_mid_run(server: &Server) {
+    println!();
+    println!("Ten runs let go of by their client once they printed, by the engine's events (ms):");
+    println!();
+    println!("| client | died p50 | died max | removed p50 | removed max |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let mut socket_removed = f64::NAN;
+    for (leave, what) in [
+        (
+            Leave::Socket,
+            "`/v1/ws` socket closed, program waiting for input",
+        ),
+        (
+            Leave::Stream,
+            "baseline: SSE stream closed, program sleeping",
+        ),
+    ] {
+        match left_runs(server, leave).await {
+            Ok((died, destroyed)) => {
+                println!(
+                    "| {what} | {:.0} | {:.0} | {:.0} | {:.0} |",
+                    died.pct(0.5),
+                    died.pct(1.0),
+                    destroyed.pct(0.5),
+                    destroyed.pct(1.0)
+                );
+                if let Leave::Socket = leave {
+                    socket_removed = destroyed.pct(1.0);
+                }
+            }
+            Err(e) => println!("| {what} | {e} | | | |"),
+        }
+    }
+    println!();
+    println!(
+        "a closed socket's container removed within {socket_removed:.0} ms (target under 1000 ms)"
     );
 }
 
