@@ -93,6 +93,11 @@ impl Metrics {
         out
     }
 
+    /// Counts a request refused before running, by `reason`.
+    pub fn reject(&self, reason: &'static str) {
+        self.rejected.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
     pub fn sandbox(name: &str) -> SandboxLabels {
         SandboxLabels {
             sandbox: name.to_string(),

@@ -110,11 +110,7 @@ fn cors(origins: Option<Vec<String>>) -> CorsLayer {
 /// Counts every refused request once, by the kind its answer names.
 async fn count_rejected(State(state): State<AppState>, response: Response) -> Response {
     if let Some(Rejected(reason)) = response.extensions().get::<Rejected>() {
-        state
-            .metrics
-            .rejected
-            .get_or_create(&crate::metrics::ReasonLabels { reason })
-            .inc();
+        state.metrics.reject(reason);
     }
     response
 }

@@ -1,7 +1,9 @@
 //! The streaming form of `POST /v1/exec`: Server-Sent Events `start`,
 //! `stdout` and `stderr` as the program writes, and `end` with exactly the
 //! plain answer. The run lives as long as the stream: a client that closes
-//! it (Stop) has its container removed at once.
+//! it (Stop) has its container removed at once. `Events`, the run as a
+//! sequence of events, is shared with the WebSocket of interactive runs
+//! (`ws.rs`).
 //!
 //! Memory stays bounded without backpressure: the run's output is capped
 //! (the sandbox's `output_bytes` per stream), so events waiting for a slow

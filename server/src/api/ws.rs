@@ -29,7 +29,6 @@ use super::stream::Events;
 use super::{ApiError, AppState};
 use crate::exec::Stdin;
 use crate::listen::Held;
-use crate::metrics::ReasonLabels;
 
 /// Room for the JSON around a request as large as the body limit allows.
 const MESSAGE_SLACK: usize = 64 * 1024;
@@ -223,11 +222,7 @@ async fn send_error(state: &AppState, socket: &mut WebSocket, e: &ApiError) {
 
 fn count(state: &AppState, e: &ApiError) {
     if let Some(reason) = e.refusal_kind() {
-        state
-            .metrics
-            .rejected
-            .get_or_create(&ReasonLabels { reason })
-            .inc();
+        state.metrics.reject(reason);
     }
 }
 
