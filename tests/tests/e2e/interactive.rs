@@ -9,15 +9,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use snipbox_tests::{Server, containers, engine_event_at, request, shared, token};
+use snipbox_tests::{Server, containers, engine_event_at, limit, request, shared, token};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// How long any message may take (a compiler on a loaded machine).
-const PATIENCE: Duration = Duration::from_secs(60);
+/// How long any message may take: a compiler on a loaded machine, or a
+/// busy loop's CPU time there (see below).
+const PATIENCE: Duration = Duration::from_secs(240);
 
 /// An interactive run seen from the client.
 struct Run {
@@ -70,7 +71,7 @@ impl Run {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.socket.next())
                 .await
-                .expect("a message within a minute");
+                .unwrap_or_else(|_| panic!("no message within {PATIENCE:?}"));
             match message? {
                 Ok(Message::Text(text)) => {
                     let v: Value = serde_json::from_str(&text).unwrap();
@@ -210,8 +211,9 @@ async fn end_of_input_ends_a_program_reading_to_the_end() {
 }
 
 /// A run waiting for input that is stopped with `stop`, or whose socket
-/// closes: its container is removed within a second, by the engine's
-/// own clock.
+/// closes: its container is killed and removed then, long before anything
+/// else could end it. (How soon, on a quiet machine: `runbench
+/// interactive`, by the engine's events.)
 async fn ended_by_the_client(stop: bool) {
     let mut run = Run::start(shared(), "python", "print('ready', flush=True)\ninput()").await;
     let id = run.id().await;
@@ -228,17 +230,22 @@ async fn ended_by_the_client(stop: bool) {
     } else {
         drop(run);
     }
+    // The program waits for input, using no CPU: only the client, or the
+    // sandbox's time for a person (a minute), can end it. Half of that is
+    // the bound: a loaded machine, or gVisor, takes seconds to kill and
+    // unmount, never tens of them.
+    let person = Duration::from_millis(limit("python", "interactive_timeout_ms") as u64);
     let gone = Instant::now();
     while !containers(&label).is_empty() {
         assert!(
-            gone.elapsed() < Duration::from_secs(30),
-            "the container outlived its run"
+            gone.elapsed() < person / 2,
+            "the container outlived its run by {:?} (its program would wait {person:?} for input)",
+            gone.elapsed()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The program is dead (the engine's `die`) within a second; the
-    // container's removal (`destroy`) follows, as fast as the engine
-    // unmounts its layers.
+    // The engine's own record: the container was killed and removed (not
+    // only stopped).
     let at = |event| {
         engine_event_at(&ids[0], event, since)
             .unwrap_or_else(|| panic!("the engine's {event} event"))
@@ -247,10 +254,6 @@ async fn ended_by_the_client(stop: bool) {
     };
     let (died, destroyed) = (at("die"), at("destroy"));
     println!("container died {died:?} and was destroyed {destroyed:?} after the run was ended");
-    assert!(
-        died < Duration::from_secs(1),
-        "its program ran on {died:?} after the run was ended"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -278,11 +281,12 @@ fn python_with(limits: &[(&str, i64)], env: &[(&str, &str)]) -> (Server, tempfil
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_loop_ends_at_its_cpu_time_and_a_silent_reader_at_the_persons_time() {
-    // The busy loop has a minute of the person's time: only its 3 s of
-    // CPU can end it sooner (on a loaded machine it gets less than a core,
-    // so the wall-clock time it takes is longer than 3 s).
+    // The busy loop has three minutes of the person's time: only its 3 s
+    // of CPU can end it sooner. On a loaded machine it gets a small share
+    // of a core (at load 40 on 2 cores, a twentieth: a minute for 3 s), so
+    // the bound is what it takes there, well inside the person's time.
     let (busy_server, _d1) = python_with(
-        &[("timeout_ms", 3000), ("interactive_timeout_ms", 60_000)],
+        &[("timeout_ms", 3000), ("interactive_timeout_ms", 180_000)],
         &[],
     );
     // The reader uses no CPU: its 1 s of CPU never ends it, its 6 s do.
@@ -321,7 +325,7 @@ async fn a_busy_loop_ends_at_its_cpu_time_and_a_silent_reader_at_the_persons_tim
         "ended after {took:?}: before its CPU time"
     );
     assert!(
-        took < Duration::from_secs(50),
+        took < Duration::from_secs(150),
         "the busy loop ran {took:?}: the CPU limit did not hold"
     );
 
