@@ -7,8 +7,9 @@
 #   ROUNDS   how many times each suite runs (default 3)
 #   SUITES   which of e2e, e2e-guard, e2e-gvisor, browser (default all)
 #   BUSY_CONCURRENCY, BUSY_PAUSE_MS, BUSY_HOGS   the load (see busy.rs)
-# Logs go to target/busy/ (in CARGO_TARGET_DIR when set); the summary is printed and kept there as
-# summary.md. Exits non-zero when any suite failed in any round.
+# Logs go to target/busy/ (in CARGO_TARGET_DIR when set); the summary is
+# printed and kept there as summary.md. Exits non-zero when any suite
+# failed in any round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
