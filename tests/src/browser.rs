@@ -112,15 +112,22 @@ pub async fn browser_with(extra: &[&str]) -> (Process, Client, tempfile::TempDir
     (Process(driver), client, profile)
 }
 
-/// Clicks the element `css` selects.
+/// Clicks the element `css` selects, once it is enabled (up to a minute):
+/// a snippet's Run stays disabled until its run has ended, which on a
+/// loaded machine can be a while after its output showed.
 pub async fn click(client: &Client, css: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let el = client.find(Locator::Css(css)).await.unwrap();
+        if el.is_enabled().await.unwrap_or(false) {
+            return el.click().await.unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} stayed disabled for a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The value of a form field (a snippet's editor, a select, an input).
