@@ -340,11 +340,30 @@ enum Leave {
     Stream,
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `/v1/ws` socket on `server` that has asked for a run of Python `code`.
+async fn python_socket(server: &Server, code: &str) -> Result<Socket, String> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = server.url("/v1/ws").replacen("http", "ws", 1);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let first = serde_json::to_string(&request("python", code)).unwrap();
+    socket
+        .send(Message::text(first))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(socket)
+}
+
 /// Ten runs on `server`, each let go of by its client (`leave`) once its
 /// program printed: the time from letting go to the engine's `die` of the
 /// container and to its `destroy`, by the engine's clock.
 async fn left_runs(server: &Server, leave: Leave) -> Result<(Cell, Cell), String> {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     let (mut died, mut destroyed) = (Cell::default(), Cell::default());
     for _ in 0..10 {
@@ -352,16 +371,8 @@ async fn left_runs(server: &Server, leave: Leave) -> Result<(Cell, Cell), String
         // The run's id, and what its client holds: dropping it lets go.
         let (id, held): (String, Box<dyn std::any::Any>) = match leave {
             Leave::Socket => {
-                let url = server.url("/v1/ws").replacen("http", "ws", 1);
-                let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let code = "print('ready', flush=True)\ninput()";
-                let first = serde_json::to_string(&request("python", code)).unwrap();
-                socket
-                    .send(Message::text(first))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut socket =
+                    python_socket(server, "print('ready', flush=True)\ninput()").await?;
                 let mut id = String::new();
                 loop {
                     let Some(Ok(Message::Text(text))) = socket.next().await else {
@@ -414,16 +425,8 @@ async fn left_runs(server: &Server, leave: Leave) -> Result<(Cell, Cell), String
 async fn echo_round_trips(server: &Server, lines: usize) -> Result<Cell, String> {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let url = server.url("/v1/ws").replacen("http", "ws", 1);
-    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .map_err(|e| e.to_string())?;
     let code = "import sys\nfor line in sys.stdin:\n    print(line, end='', flush=True)";
-    let first = serde_json::to_string(&request("python", code)).unwrap();
-    socket
-        .send(Message::text(first))
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut socket = python_socket(server, code).await?;
     let mut cell = Cell::default();
     for i in 0..lines {
         tokio::time::sleep(PACE / 3).await;
